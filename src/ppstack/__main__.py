@@ -1,0 +1,3 @@
+from ppstack.cli.main import main
+
+main()

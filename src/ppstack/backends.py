@@ -1,0 +1,101 @@
+"""The only place that picks local or AWS implementations (STYLE.md rule 3).
+
+Everything else receives a ``Runtime`` and calls the ports on it. Heavy modules (DuckDB,
+pyiceberg, the dynalite launcher) are imported lazily, when first used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ppstack.engine.base import SqlEngine
+from ppstack.settings import Settings, load_settings
+from ppstack.storage.base import ObjectStore
+
+
+def make_store(settings: Settings) -> ObjectStore:
+    if settings.backend == "aws":
+        from ppstack.storage.s3 import S3ObjectStore
+
+        return S3ObjectStore(settings.bucket, region=settings.region)
+    from ppstack.storage.local import LocalObjectStore
+
+    return LocalObjectStore(settings.home_path / "s3", settings.bucket)
+
+
+def make_engine(settings: Settings) -> SqlEngine:
+    if settings.backend == "aws":
+        from ppstack.engine.athena import AthenaEngine
+
+        return AthenaEngine(settings)
+    from ppstack.engine.local import LocalEngine
+
+    return LocalEngine(settings)
+
+
+def dynamodb_endpoint(settings: Settings) -> str | None:
+    """Endpoint URL for boto3; ``None`` means the AWS default endpoint."""
+    if settings.dynamodb_endpoint:
+        return settings.dynamodb_endpoint
+    if settings.backend == "aws":
+        return None
+    from ppstack.serving.dynalite import ensure_running
+
+    return ensure_running(settings)
+
+
+def make_dynamodb(settings: Settings) -> Any:
+    """A low-level boto3 DynamoDB client for the configured endpoint."""
+    import boto3
+    from botocore.config import Config
+
+    endpoint = dynamodb_endpoint(settings)
+    kwargs: dict[str, Any] = {
+        "region_name": settings.region,
+        "config": Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
+    }
+    if endpoint is not None:
+        kwargs["endpoint_url"] = endpoint
+        if settings.backend != "aws":
+            # dynalite checks that a signature is present, not whose it is.
+            kwargs.setdefault("aws_access_key_id", "local")
+            kwargs.setdefault("aws_secret_access_key", "local")
+    return boto3.client("dynamodb", **kwargs)
+
+
+@dataclass
+class Runtime:
+    """The ports one command works with, created on first use."""
+
+    settings: Settings
+    _store: ObjectStore | None = field(default=None, repr=False)
+    _engine: SqlEngine | None = field(default=None, repr=False)
+    _dynamodb: Any = field(default=None, repr=False)
+
+    @property
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            self._store = make_store(self.settings)
+        return self._store
+
+    @property
+    def engine(self) -> SqlEngine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings)
+        return self._engine
+
+    @property
+    def dynamodb(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = make_dynamodb(self.settings)
+        return self._dynamodb
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+def open_runtime(settings: Settings | None = None, **overrides: str | None) -> Runtime:
+    return Runtime(settings or load_settings(**overrides))

@@ -1,0 +1,1 @@
+"""The ``ppstack`` command. Layers never import this package."""

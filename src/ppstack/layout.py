@@ -1,0 +1,94 @@
+"""Where everything lives in the archive bucket (DESIGN.md layers 1-2 and "Batches").
+
+One function per prefix, so no other module builds a key by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+
+from ppstack.errors import BadInput
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BATCH_ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z$")
+
+
+def check_date(value: str, what: str = "--date") -> str:
+    """``YYYY-MM-DD`` and a real calendar day, or BadInput."""
+    if not _DATE.match(value or ""):
+        raise BadInput(f"{what} must be YYYY-MM-DD, not {value!r}")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"{what} {value!r} is not a calendar date") from None
+    return value
+
+
+def check_batch_id(value: str) -> str:
+    if not _BATCH_ID.match(value or ""):
+        raise BadInput(
+            f"ingestion_batch_id must look like 20250103T060012.123456Z, not {value!r}"
+        )
+    return value
+
+
+def new_batch_id(now: datetime | None = None) -> str:
+    """ISO 8601 basic UTC with microseconds: unique per run, sorts chronologically, no colons."""
+    now = now or datetime.now(timezone.utc)
+    return now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def batch_timestamp(batch_id: str) -> datetime:
+    """The run's UTC instant encoded in the batch id (naive, UTC), used as ingestion_timestamp."""
+    return datetime.strptime(check_batch_id(batch_id), "%Y%m%dT%H%M%S.%fZ")
+
+
+def raw_prefix(entity: str, source: str, ingest_date: str) -> str:
+    return f"raw/{entity}/{source}/{ingest_date}/"
+
+
+def raw_key(entity: str, source: str, ingest_date: str, filename: str) -> str:
+    return raw_prefix(entity, source, ingest_date) + filename
+
+
+def rendition_prefix(entity: str, source: str, ingest_date: str, member: str) -> str:
+    return f"raw_tabular/{entity}/{source}/{ingest_date}/{member}/"
+
+
+def rendition_location_template(entity: str, source: str, member: str) -> str:
+    """Partition projection template (Athena substitutes ``${ingest_date}``)."""
+    return f"raw_tabular/{entity}/{source}/${{ingest_date}}/{member}/"
+
+
+def manifest_key(entity: str, source: str, ingest_date: str) -> str:
+    """The archive manifest: files, sha256, members; written once per ingest date."""
+    return f"raw_tabular/{entity}/{source}/{ingest_date}/_manifest.json"
+
+
+def staging_prefix(entity: str, batch_id: str) -> str:
+    return f"staging/{entity}/{batch_id}/"
+
+
+def rejects_prefix(entity: str, batch_id: str) -> str:
+    return f"staging_rejects/{entity}/{batch_id}/"
+
+
+def staging_location_template(entity: str) -> str:
+    return f"staging/{entity}/${{ingestion_batch_id}}/"
+
+
+def rejects_location_template(entity: str) -> str:
+    return f"staging_rejects/{entity}/${{ingestion_batch_id}}/"
+
+
+def ledger_key(entity: str, batch_id: str) -> str:
+    return f"batches/{entity}/{batch_id}.json"
+
+
+def ledger_prefix(entity: str) -> str:
+    return f"batches/{entity}/"
+
+
+def lock_key(entity: str) -> str:
+    return f"locks/{entity}.lock"

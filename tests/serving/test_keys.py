@@ -1,0 +1,48 @@
+"""NDC normalisation and the tokenizer (the shared rules of sync and API)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ppstack.serving.keys import normalize_ndc, tokenize
+
+digits = st.text(alphabet="0123456789", min_size=1, max_size=6)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0002-3227-30", "00002322730"),  # 4-4-2
+        ("50090-347-0", None),  # 5-3-1 is not an NDC shape
+        ("50090-347-01", "50090034701"),  # 5-3-2
+        ("68788-9890-1", "68788989001"),  # 5-4-1
+        ("00002-3227-30", "00002322730"),  # 5-4-2 (already 11 digits)
+        ("00002322730", "00002322730"),
+        ("0002322730", None),  # 10 bare digits: shape unknown, refused
+        ("0002-3227-3a", None),
+        ("", None),
+    ],
+)
+def test_normalize_ndc_cases(raw: str, expected: str | None) -> None:
+    assert normalize_ndc(raw) == expected
+
+
+@given(a=digits, b=digits, c=digits)
+def test_normalize_ndc_property(a: str, b: str, c: str) -> None:
+    shape = (len(a), len(b), len(c))
+    result = normalize_ndc(f"{a}-{b}-{c}")
+    if shape in {(4, 4, 2), (5, 3, 2), (5, 4, 1), (5, 4, 2)}:
+        assert result is not None and len(result) == 11 and result.isdigit()
+        # Padding inserts exactly one zero in front of the short segment.
+        assert result == a.zfill(5) + b.zfill(4) + c.zfill(2)
+    else:
+        assert result is None
+
+
+def test_tokenize_folds_and_drops_stop_words() -> None:
+    assert tokenize("ALK-Abelló A/S and the Strattera 10 mg") == [
+        "alk", "abello", "strattera", "10", "mg"
+    ]
+    assert tokenize(None) == []
