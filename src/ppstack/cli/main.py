@@ -17,6 +17,7 @@ from ppstack.settings import load_settings
 
 COMMAND_MODULES = (
     "ppstack.cli.commands_raw",
+    "ppstack.cli.commands_sql",
     "ppstack.cli.commands_pipeline",
     "ppstack.cli.commands_serving",
     "ppstack.cli.commands_api",

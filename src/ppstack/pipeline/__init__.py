@@ -1,0 +1,1 @@
+"""Batch pipeline: stage -> close -> insert -> sync, driven by a batch ledger."""

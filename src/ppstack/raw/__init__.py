@@ -1,0 +1,1 @@
+"""Layer 1: raw archive (original bytes, write-once) and UTF-8 Parquet renditions."""
