@@ -114,3 +114,23 @@ def entity_tokens(entity: str, entity_id: str, row: dict, fields: tuple[str, ...
         for field in fields
         for tok in tokenize(row.get(field))
     }
+
+
+_QUERY_WORD = re.compile(r"[a-z0-9]*\*?")
+
+
+def query_tokens(text: str) -> list[tuple[str, bool]]:
+    """Search query -> distinct ``(token, prefix_match)`` pairs, in first-seen order.
+
+    Same folding and splitting as ``tokenize``; a ``*`` right after a token makes it a prefix
+    match. Exact tokens follow ``tokenize``'s length and stop-word rules (they could never match
+    otherwise); prefix tokens skip the stop-word list ('an*' must find 'anastrozole') and are
+    returned at any length, even empty, so the caller can refuse ones too short to be selective.
+    """
+    seen: dict[tuple[str, bool], None] = {}
+    for word in _QUERY_WORD.findall(fold(text)):
+        if word.endswith("*"):
+            seen.setdefault((word[:-1], True), None)
+        elif len(word) >= MIN_TOKEN_LENGTH and word not in STOP_WORDS:
+            seen.setdefault((word, False), None)
+    return list(seen)
