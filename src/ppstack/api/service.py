@@ -1,0 +1,133 @@
+"""DynamoDB reads behind the API: current item, history, batch get. boto3 + stdlib only.
+
+Items leave this module as plain JSON objects with a fixed shape: the item attributes plus every
+business field of the entity spec (``null`` when the sync omitted a NULL field), and nothing
+else. A stable shape is what the OpenAPI schema promises, and projecting on the spec means a new
+attribute in the table never leaks into the API unannounced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ppstack.api import retry
+from ppstack.entities import EntitySpec
+from ppstack.errors import BadInput, NotFound, ServiceUnavailable
+from ppstack.serving.keys import CURRENT_SK, HISTORY_PREFIX, KEY_NORMALIZERS, item_pk
+
+# Attributes every entity item carries besides its business fields (DESIGN.md "4. DynamoDB serving").
+ITEM_ATTRIBUTES: tuple[str, ...] = (
+    "entity_type",
+    "entity_id",
+    "effective_from",
+    "effective_to",
+    "is_current",
+    "fingerprint",
+    "last_ingestion_batch_id",
+)
+
+KEY_HINTS = {
+    "ndc11": "use a package NDC as 4-4-2, 5-3-2 or 5-4-1 with hyphens, or 11 digits "
+             "(5-4-2) with or without hyphens, e.g. 0002-3227-30 or 00002322730",
+    "labeler5": "use a labeler code of 4 or 5 digits, e.g. 00002",
+}
+
+
+def output_fields(spec: EntitySpec) -> tuple[str, ...]:
+    """The keys of every item the API returns for ``spec``, in response order."""
+    return ITEM_ATTRIBUTES + tuple(f for f in spec.field_names if f not in ITEM_ATTRIBUTES)
+
+
+def normalize_key(spec: EntitySpec, raw: str | None) -> str:
+    """Any accepted form of the entity key -> its canonical id, or BadInput saying what is accepted."""
+    value = KEY_NORMALIZERS[spec.key_format](raw or "")
+    if value is None:
+        shown = (raw or "")[:40]
+        raise BadInput(f"malformed {spec.key} {shown!r}: {KEY_HINTS.get(spec.key_format, '')}".rstrip(": "))
+    return value
+
+
+def _plain(av: dict[str, Any]) -> Any:
+    """One DynamoDB AttributeValue -> JSON value (the table holds S, BOOL and, rarely, N/NULL)."""
+    if "S" in av:
+        return av["S"]
+    if "BOOL" in av:
+        return av["BOOL"]
+    if "N" in av:
+        n = av["N"]
+        return int(n) if n.lstrip("-").isdigit() else float(n)
+    return None
+
+
+def to_json(spec: EntitySpec, item: dict[str, Any]) -> dict[str, Any]:
+    return {name: (_plain(item[name]) if name in item else None) for name in output_fields(spec)}
+
+
+def get_current(client: Any, table: str, spec: EntitySpec, entity_id: str) -> dict[str, Any]:
+    """The ``V#CURRENT`` item (a logically deleted entity has ``is_current`` false), or NotFound."""
+    resp = client.get_item(
+        TableName=table, Key={"PK": {"S": item_pk(spec.name, entity_id)}, "SK": {"S": CURRENT_SK}}
+    )
+    item = resp.get("Item")
+    if item is None:
+        raise NotFound(f"no {spec.lname} with {spec.key} {entity_id}")
+    return to_json(spec, item)
+
+
+def get_history(client: Any, table: str, spec: EntitySpec, entity_id: str) -> list[dict[str, Any]]:
+    """Every version once, ordered by ``effective_from``; NotFound when the entity has no item.
+
+    A logically deleted entity's last version is stored twice (``V#CURRENT`` and
+    ``V#<active_from>``) and the two share ``effective_from``; the ``V#CURRENT`` copy wins because
+    it is the sync's commit point (if a sync stopped between writing the history row and
+    ``V#CURRENT``, the current item is still what readers should see).
+    """
+    by_from: dict[str, dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :v)",
+        "ExpressionAttributeValues": {
+            ":pk": {"S": item_pk(spec.name, entity_id)},
+            ":v": {"S": HISTORY_PREFIX},
+        },
+    }
+    while True:
+        resp = client.query(**kwargs)
+        for item in resp.get("Items", []):
+            version = to_json(spec, item)
+            key = version["effective_from"] or ""
+            if key not in by_from or item["SK"]["S"] == CURRENT_SK:
+                by_from[key] = version
+        if "LastEvaluatedKey" not in resp:
+            break
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    if not by_from:
+        raise NotFound(f"no {spec.lname} with {spec.key} {entity_id}")
+    return [by_from[k] for k in sorted(by_from)]
+
+
+def batch_get_current(client: Any, table: str, spec: EntitySpec,
+                      entity_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """``V#CURRENT`` of up to 100 ids (one BatchGetItem, retrying ``UnprocessedKeys``).
+
+    Returns id -> item for the ids that exist; a missing id (removed by a sync between the token
+    query and this read) is simply absent.
+    """
+    if len(entity_ids) > 100:
+        raise ValueError("BatchGetItem takes at most 100 keys")
+    found: dict[str, dict[str, Any]] = {}
+    if not entity_ids:
+        return found
+    keys = [{"PK": {"S": item_pk(spec.name, i)}, "SK": {"S": CURRENT_SK}} for i in entity_ids]
+    request: dict[str, Any] = {table: {"Keys": keys}}
+    delays = retry.backoff_delays()
+    for attempt in range(len(delays) + 1):
+        resp = client.batch_get_item(RequestItems=request)
+        for item in resp.get("Responses", {}).get(table, []):
+            found[item["entity_id"]["S"]] = to_json(spec, item)
+        request = resp.get("UnprocessedKeys") or {}
+        if not request:
+            return found
+        if attempt < len(delays):
+            retry.sleep(delays[attempt])
+    raise ServiceUnavailable("DynamoDB kept returning unprocessed keys; retry the request shortly")
