@@ -11,10 +11,10 @@ SELECT max(applied) AS last_applied
 FROM (
     SELECT active_from AS applied
     FROM {{conformed_table}}
-    WHERE ingestion_batch_id <> '{{batch_id}}'
+    WHERE ingestion_batch_id <> {{batch_id}}
     UNION ALL
     SELECT active_to AS applied
     FROM {{conformed_table}}
-    WHERE ingestion_batch_id <> '{{batch_id}}'
+    WHERE ingestion_batch_id <> {{batch_id}}
       AND NOT is_current
 ) AS d

@@ -12,7 +12,7 @@ FROM {{conformed_table}} AS c
 LEFT JOIN (
     SELECT {{key}}
     FROM {{staging_table}}
-    WHERE ingestion_batch_id = '{{batch_id}}'
+    WHERE ingestion_batch_id = {{batch_id}}
 ) AS s
     ON s.{{key}} = c.{{key}}
 WHERE c.is_current

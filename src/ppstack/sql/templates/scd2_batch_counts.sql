@@ -20,6 +20,6 @@ FROM (
         sum(CASE WHEN is_current THEN 1 ELSE 0 END) AS opened,
         sum(CASE WHEN is_current THEN 0 ELSE 1 END) AS closed
     FROM {{conformed_table}}
-    WHERE ingestion_batch_id = '{{batch_id}}'
+    WHERE ingestion_batch_id = {{batch_id}}
     GROUP BY {{key}}
 ) AS per_key

@@ -27,7 +27,7 @@ USING (
     LEFT JOIN (
         SELECT {{key}}, fingerprint
         FROM {{staging_table}}
-        WHERE ingestion_batch_id = '{{batch_id}}'
+        WHERE ingestion_batch_id = {{batch_id}}
     ) AS s
         ON s.{{key}} = c.{{key}}
     WHERE c.is_current                      -- only open versions can be closed
@@ -39,5 +39,5 @@ USING (
 WHEN MATCHED THEN UPDATE SET
     active_to = {{effective_date}},
     is_current = false,
-    ingestion_batch_id = '{{batch_id}}',
+    ingestion_batch_id = {{batch_id}},
     ingestion_timestamp = {{ingestion_timestamp}}

@@ -23,7 +23,7 @@ SELECT
     s.source_effective_date,
     s.source_file_date,
     {{ingestion_timestamp}} AS ingestion_timestamp,  -- the same run stamp scd2_close writes
-    '{{batch_id}}' AS ingestion_batch_id,   -- every row this batch touches carries its id
+    {{batch_id}} AS ingestion_batch_id,   -- every row this batch touches carries its id
     s.fingerprint,
     s.source_system
 FROM {{staging_table}} AS s
@@ -34,5 +34,5 @@ LEFT JOIN (
     WHERE is_current
 ) AS c
     ON c.{{key}} = s.{{key}}
-WHERE s.ingestion_batch_id = '{{batch_id}}'  -- this batch only (also selects the staging prefix)
+WHERE s.ingestion_batch_id = {{batch_id}}  -- this batch only (also selects the staging prefix)
   AND c.{{key}} IS NULL

@@ -1,0 +1,190 @@
+"""Run one batch of one entity type: lock, ledger, steps, report (DESIGN.md "Batches").
+
+``run_batch`` is what ``ppstack run`` (and ``ppstack ingest`` after archiving) calls:
+
+1. take the entity's lock (a second concurrent run gets ``Locked``);
+2. pick the batch from the ledger: resume the latest one if it is unfinished and for the same
+   date (same batch id, from its last completed step), do nothing if that date is already
+   complete, refuse any other date while a batch is unfinished, refuse a date that is not later
+   than the last applied one, else open a new ledger record;
+3. run the remaining steps in order, recording state, counts and timings after each;
+4. on failure record ``failed`` with the step and the error (the next run resumes), release the
+   lock and re-raise.
+
+The steps are the tuple in ``pipeline.steps``; tests may pass their own tuple (e.g. a stage step
+that writes prepared Parquet) and ``stop_after`` to simulate a kill after a given step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ppstack.backends import Runtime
+from ppstack.entities import get_entity, get_source
+from ppstack.entities.spec import EntitySpec
+from ppstack.errors import NotFound, Refused
+from ppstack.layout import check_date, new_batch_id
+from ppstack.pipeline.guards import check_effective_date, last_applied_in_table
+from ppstack.pipeline.ledger import FAILED, BatchRecord, Ledger, utc_now
+from ppstack.pipeline.lock import EntityLock, SimulatedKill
+from ppstack.pipeline.steps import BatchContext, Step, default_steps, ensure_conformed, scd2_params
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def raw_files(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str) -> list[dict[str, Any]]:
+    """Raw keys and sha256 of the date's archive manifest (empty when it was never archived:
+    the stage step then fails with the archive's own explanation)."""
+    try:
+        from ppstack.raw.archive import load_manifest
+    except ImportError:  # the raw layer is not installed in this build
+        return []
+    try:
+        manifest = load_manifest(rt, spec, source, ingest_date)
+    except NotFound:
+        return []
+    return [{"key": f.key, "sha256": f.sha256, "size": f.size} for f in manifest.files]
+
+
+def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
+               steps: tuple[Step, ...], progress: Progress = _quiet) -> BatchRecord:
+    """The ledger record this run works on: resumed, already complete, or new (or Refused)."""
+    ledger = Ledger(rt.store)
+    records = ledger.list(spec.name)
+    latest = records[-1] if records else None
+    if latest is not None and not latest.complete:
+        if latest.ingest_date == ingest_date:
+            progress(f"resuming batch {latest.batch_id} ({latest.ingest_date}) after "
+                     f"'{latest.completed}'")
+            if latest.error:
+                latest.notes.append(f"attempt {latest.attempts} failed in {latest.error.get('step')}: "
+                                    f"{latest.error.get('message')}")
+            latest.attempts += 1
+            latest.state = latest.completed
+            latest.error = None
+            latest.finished = None
+            return ledger.save(latest)
+        raise Refused(
+            f"{spec.name} batch {latest.batch_id} for {latest.ingest_date} is not finished (state "
+            f"'{latest.state}', last completed '{latest.completed}'). A new batch starts only when "
+            f"the previous one is complete, so that each batch finds the state the previous one "
+            f"left. Finish it first: ppstack run {spec.name} {latest.source} --date {latest.ingest_date}"
+        )
+    if latest is not None and latest.ingest_date == ingest_date:
+        progress(f"batch {latest.batch_id} for {ingest_date} is already complete; nothing to do")
+        return latest
+    batch_id = new_batch_id()
+    table_last = last_applied_in_table(rt.engine, scd2_params(rt, spec, source, batch_id, ingest_date))
+    check_effective_date(spec.name, ingest_date, records, table_last)
+    record = BatchRecord(entity=spec.name, source=source, ingest_date=ingest_date,
+                         batch_id=batch_id, final_state=steps[-1].state,
+                         raw=raw_files(rt, spec, source, ingest_date))
+    progress(f"new batch {batch_id} for {spec.name} {source} {ingest_date}")
+    return ledger.create(record)
+
+
+def run_steps(ctx: BatchContext, steps: tuple[Step, ...], *, stop_after: str | None = None
+              ) -> BatchRecord:
+    """Run the steps the record has not completed yet, recording each; resumable at any point."""
+    ledger = Ledger(ctx.rt.store)
+    record = ctx.record
+    order = [s.state for s in steps]
+    done = order.index(record.completed) + 1 if record.completed in order else 0
+    for step in steps[done:]:
+        ctx.progress(f"{step.name} ...")
+        started = time.perf_counter()
+        try:
+            result = step.run(ctx)
+        except Exception as e:
+            record.state = FAILED
+            record.error = {"step": step.name, "type": type(e).__name__, "message": str(e),
+                            "at": utc_now()}
+            record.timings[step.name] = round(time.perf_counter() - started, 3)
+            record.finished = utc_now()
+            ledger.save(record)
+            raise
+        record.timings[step.name] = round(time.perf_counter() - started, 3)
+        record.counts.update({k: v for k, v in result.pop("counts", {}).items() if v is not None})
+        if "dynamodb" in result:
+            record.dynamodb = result.pop("dynamodb")
+        record.steps[step.name] = result
+        record.state = record.completed = step.state
+        if step is steps[-1]:
+            record.finished = utc_now()
+        ledger.save(record)
+        ctx.progress(f"{step.name} done in {record.timings[step.name]:.2f} s")
+        if stop_after == step.name:
+            raise SimulatedKill(f"simulated kill after step {step.name}")
+    return record
+
+
+def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: str, *,
+              allow_mass_delete: bool = False, steps: tuple[Step, ...] | None = None,
+              progress: Progress = _quiet, stop_after: str | None = None) -> BatchRecord:
+    """Apply the ``ingest_date`` delivery of ``source`` to ``entity``; returns its ledger record."""
+    spec = get_entity(entity) if isinstance(entity, str) else entity
+    source = get_source(spec, source).name
+    check_date(ingest_date)
+    steps = steps or default_steps()
+    with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale) as lock:
+        for note in lock.notes:
+            progress(note)
+        ensure_conformed(rt, spec)
+        record = open_batch(rt, spec, source, ingest_date, steps, progress)
+        if lock.notes:
+            record.notes.extend(lock.notes)
+        if record.complete:
+            return record
+        ctx = BatchContext(rt=rt, spec=spec, source=source, record=record,
+                           allow_mass_delete=allow_mass_delete, progress=progress)
+        return run_steps(ctx, steps, stop_after=stop_after)
+
+
+# ---- reporting --------------------------------------------------------------------------------
+
+REPORT_COUNTS = ("read", "rejected", "duplicates", "staged", "inserted", "updated", "deleted",
+                 "unchanged")
+
+
+def report(record: BatchRecord) -> str:
+    """The batch report every run ends with (plain text, stdout)."""
+    lines = [
+        f"batch      {record.batch_id}",
+        f"entity     {record.entity} {record.source} {record.ingest_date}",
+        f"state      {record.state}" + (f" (after {record.completed})" if record.state == FAILED else ""),
+    ]
+    for name in REPORT_COUNTS:
+        if name in record.counts:
+            lines.append(f"{name:<10} {record.counts[name]:>10,}")
+    if record.dynamodb:
+        writes = record.dynamodb.get("writes", record.dynamodb.get("items_written"))
+        shown = writes if writes is not None else record.dynamodb
+        lines.append(f"dynamodb   {shown}")
+    for step, seconds in record.timings.items():
+        lines.append(f"time {step:<5} {seconds:>9.2f} s")
+    if record.error:
+        lines.append(f"error      {record.error.get('step')}: {record.error.get('message')}")
+    lines.extend(f"note       {n}" for n in record.notes)
+    return "\n".join(lines)
+
+
+def status_rows(rt: Runtime, entity: EntitySpec | str) -> list[dict[str, Any]]:
+    """One row per batch for ``ppstack status``: id, date, state, counts, timings."""
+    spec = get_entity(entity) if isinstance(entity, str) else entity
+    out = []
+    for r in Ledger(rt.store).list(spec.name):
+        row: dict[str, Any] = {"batch_id": r.batch_id, "date": r.ingest_date, "source": r.source,
+                               "state": r.state}
+        row.update({k: r.counts.get(k) for k in REPORT_COUNTS})
+        row["seconds"] = round(sum(r.timings.values()), 2)
+        row["started"] = r.started
+        row["finished"] = r.finished
+        row["error"] = (f"{r.error.get('step')}: {r.error.get('message')}" if r.error else None)
+        out.append(row)
+    return out
