@@ -1,0 +1,295 @@
+"""The local stand-in for S3 Tables: real Iceberg tables in a pyiceberg ``SqlCatalog`` (SQLite).
+
+Writes follow Athena's contract: one statement = at most one snapshot, and a statement that
+changes nothing commits nothing. Reads are Arrow tables of one snapshot, cached by snapshot id
+so repeated queries in one process do not rescan, while a commit from another process (a new
+current snapshot id) is picked up on the next statement.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from ppstack.errors import EngineError
+
+# Athena DDL type -> Iceberg primitive type name (built lazily: pyiceberg is a heavy import).
+_ICEBERG_TYPES = {
+    exp.DataType.Type.TEXT: "StringType",
+    exp.DataType.Type.VARCHAR: "StringType",
+    exp.DataType.Type.CHAR: "StringType",
+    exp.DataType.Type.DATE: "DateType",
+    exp.DataType.Type.TIMESTAMP: "TimestampType",
+    exp.DataType.Type.TIMESTAMPTZ: "TimestamptzType",
+    exp.DataType.Type.BOOLEAN: "BooleanType",
+    exp.DataType.Type.INT: "IntegerType",
+    exp.DataType.Type.SMALLINT: "IntegerType",
+    exp.DataType.Type.TINYINT: "IntegerType",
+    exp.DataType.Type.BIGINT: "LongType",
+    exp.DataType.Type.DOUBLE: "DoubleType",
+    exp.DataType.Type.FLOAT: "FloatType",
+    exp.DataType.Type.BINARY: "BinaryType",
+    exp.DataType.Type.VARBINARY: "BinaryType",
+}
+
+# Athena partition transforms (``month(col)``, ``bucket(16, col)``) -> pyiceberg transform classes.
+_TRANSFORMS = {
+    exp.Year: "YearTransform",
+    exp.Month: "MonthTransform",
+    exp.Day: "DayTransform",
+}
+
+
+def iceberg_type(dtype: exp.DataType) -> Any:
+    """Map a parsed Athena column type to a pyiceberg type; EngineError when there is none."""
+    from pyiceberg import types as it
+
+    if dtype.this == exp.DataType.Type.DECIMAL:
+        params = [int(p.name) for p in dtype.expressions]
+        precision, scale = (params + [38, 0][len(params):])[:2] if params else (38, 0)
+        return it.DecimalType(precision, scale)
+    name = _ICEBERG_TYPES.get(dtype.this)
+    if name is None:
+        raise EngineError(f"no Iceberg type for column type {dtype.sql('athena')}")
+    return getattr(it, name)()
+
+
+def build_schema(columns: list[tuple[str, exp.DataType]]) -> Any:
+    from pyiceberg.schema import Schema
+    from pyiceberg.types import NestedField
+
+    return Schema(*[NestedField(i, name, iceberg_type(t), required=False)
+                    for i, (name, t) in enumerate(columns, start=1)])
+
+
+def build_partition_spec(schema: Any, partitioned_by: list[exp.Expression]) -> Any:
+    """``PARTITIONED BY (col, month(col), bucket(n, col), truncate(n, col))`` -> PartitionSpec."""
+    from pyiceberg import transforms as tr
+    from pyiceberg.partitioning import PartitionField, PartitionSpec
+
+    fields = []
+    for i, node in enumerate(partitioned_by):
+        if isinstance(node, (exp.Identifier, exp.Column)):
+            col, transform, suffix = node.name, tr.IdentityTransform(), ""
+        elif isinstance(node, exp.PartitionedByBucket):
+            col, transform, suffix = node.this.name, tr.BucketTransform(int(node.expression.name)), "_bucket"
+        elif isinstance(node, exp.PartitionByTruncate):
+            col, transform, suffix = node.this.name, tr.TruncateTransform(int(node.expression.name)), "_trunc"
+        elif type(node) in _TRANSFORMS:
+            col = node.this.name
+            transform = getattr(tr, _TRANSFORMS[type(node)])()
+            suffix = "_" + type(node).__name__.lower()
+        elif isinstance(node, exp.Anonymous) and node.name.lower() == "hour":
+            col, transform, suffix = node.expressions[0].name, tr.HourTransform(), "_hour"
+        else:
+            raise EngineError(f"unsupported partition transform {node.sql('athena')}")
+        field = schema.find_field(col)
+        fields.append(PartitionField(source_id=field.field_id, field_id=1000 + i,
+                                     transform=transform, name=f"{col}{suffix}"))
+    return PartitionSpec(*fields)
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    snapshot_id: int
+    committed_at: datetime
+    operation: str
+    summary: dict[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"snapshot_id": self.snapshot_id, "committed_at": self.committed_at,
+                "operation": self.operation, "summary": self.summary}
+
+
+class IcebergStore:
+    """The catalog plus a per-process cache of snapshot contents as Arrow tables."""
+
+    def __init__(self, warehouse: Path) -> None:
+        from pyiceberg.catalog.sql import SqlCatalog
+
+        warehouse.mkdir(parents=True, exist_ok=True)
+        props = {"uri": f"sqlite:///{warehouse / 'catalog.db'}", "warehouse": warehouse.as_uri()}
+        try:
+            self.catalog = SqlCatalog("ppstack", **props)
+        except Exception:
+            # Two processes creating the catalog tables at once: the loser finds them created.
+            self.catalog = SqlCatalog("ppstack", **props)
+        self._cache: dict[tuple[str, str, int], Any] = {}
+        self._lock = threading.Lock()
+
+    # ---- catalog ----
+    def exists(self, namespace: str, name: str) -> bool:
+        return self.catalog.table_exists((namespace, name))
+
+    def load(self, namespace: str, name: str) -> Any:
+        from pyiceberg.exceptions import NoSuchTableError
+
+        try:
+            return self.catalog.load_table((namespace, name))
+        except NoSuchTableError:
+            raise EngineError(f"Iceberg table {namespace}.{name} does not exist") from None
+
+    def create(self, namespace: str, name: str, columns: list[tuple[str, exp.DataType]],
+               partitioned_by: list[exp.Expression], properties: dict[str, str],
+               if_not_exists: bool) -> None:
+        from pyiceberg.exceptions import TableAlreadyExistsError
+
+        self.catalog.create_namespace_if_not_exists(namespace)
+        if self.exists(namespace, name):
+            if if_not_exists:
+                return
+            raise EngineError(f"table {namespace}.{name} already exists")
+        schema = build_schema(columns)
+        spec = build_partition_spec(schema, partitioned_by)
+        try:
+            self.catalog.create_table((namespace, name), schema=schema, partition_spec=spec,
+                                      properties=properties)
+        except TableAlreadyExistsError:
+            if not if_not_exists:
+                raise EngineError(f"table {namespace}.{name} already exists") from None
+
+    def drop(self, namespace: str, name: str) -> None:
+        self.catalog.drop_table((namespace, name))
+        with self._lock:
+            for key in [k for k in self._cache if k[:2] == (namespace, name)]:
+                del self._cache[key]
+
+    def tables(self, namespace: str) -> list[str]:
+        from pyiceberg.exceptions import NoSuchNamespaceError
+
+        try:
+            return sorted(ident[-1] for ident in self.catalog.list_tables(namespace))
+        except NoSuchNamespaceError:
+            return []
+
+    def namespaces(self) -> list[str]:
+        return sorted(ns[0] for ns in self.catalog.list_namespaces())
+
+    # ---- reads ----
+    def snapshot_id_as_of(self, table: Any, timestamp_ms: int) -> int:
+        snap = table.snapshot_as_of_timestamp(timestamp_ms)
+        if snap is None:
+            when = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+            raise EngineError(f"no snapshot of {'.'.join(table.name())} at or before {when.isoformat()}")
+        return snap.snapshot_id
+
+    def arrow(self, table: Any, snapshot_id: int | None = None) -> Any:
+        """The rows of ``snapshot_id`` (default: current) as an Arrow table in the table's schema."""
+        ns, name = table.name()[-2], table.name()[-1]
+        if snapshot_id is None:
+            current = table.current_snapshot()
+            if current is None:
+                return self.empty(table)
+            snapshot_id = current.snapshot_id
+        elif table.snapshot_by_id(snapshot_id) is None:
+            raise EngineError(f"{ns}.{name} has no snapshot {snapshot_id}")
+        key = (ns, name, snapshot_id)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        data = table.scan(snapshot_id=snapshot_id).to_arrow()
+        data = conform(data, table.schema())
+        self.remember(ns, name, snapshot_id, data)
+        return data
+
+    def remember(self, namespace: str, name: str, snapshot_id: int, data: Any) -> None:
+        """Cache a snapshot's contents (also used right after our own commit: no rescan needed)."""
+        with self._lock:
+            # Keep the newest few snapshots per table: time travel reads are rare.
+            keys = sorted(k for k in self._cache if k[:2] == (namespace, name))
+            for k in keys[:-3]:
+                del self._cache[k]
+            self._cache[(namespace, name, snapshot_id)] = data
+
+    def cached(self, namespace: str, name: str, snapshot_id: int) -> Any | None:
+        with self._lock:
+            return self._cache.get((namespace, name, snapshot_id))
+
+    def empty(self, table: Any) -> Any:
+        return arrow_schema(table.schema()).empty_table()
+
+    def snapshots(self, namespace: str, name: str) -> list[SnapshotInfo]:
+        table = self.load(namespace, name)
+        out = []
+        for entry in table.history():
+            snap = table.snapshot_by_id(entry.snapshot_id)
+            if snap is None:
+                continue
+            summary = dict(snap.summary.additional_properties) if snap.summary else {}
+            op = snap.summary.operation.value if snap.summary else ""
+            out.append(SnapshotInfo(snap.snapshot_id,
+                                    datetime.fromtimestamp(snap.timestamp_ms / 1000, tz=UTC),
+                                    op, summary))
+        return out
+
+    # ---- writes (each is exactly one snapshot) ----
+    def append(self, table: Any, rows: Any) -> int | None:
+        """Append ``rows`` in one snapshot; returns the new snapshot id (None when no rows)."""
+        if rows.num_rows == 0:
+            return None
+        rows = conform(rows, table.schema())
+        try:
+            with table.transaction() as tx:
+                tx.append(rows)
+        except Exception as e:
+            raise _commit_error(table, e) from e
+        return table.current_snapshot().snapshot_id
+
+    def replace(self, table: Any, rows: Any) -> int:
+        """Replace the table's contents with ``rows`` as ONE overwrite snapshot (copy-on-write).
+
+        pyiceberg's ``Transaction.overwrite`` commits a delete and an append snapshot; Athena
+        commits one per statement, so the data files are swapped in a single overwrite producer.
+        """
+        from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+        rows = conform(rows, table.schema())
+        try:
+            with table.transaction() as tx, tx.update_snapshot().overwrite() as producer:
+                current = tx.table_metadata.current_snapshot()
+                if current is not None:
+                    for task in table.scan(snapshot_id=current.snapshot_id).plan_files():
+                        producer.delete_data_file(task.file)
+                if rows.num_rows:
+                    for data_file in _dataframe_to_data_files(
+                            table_metadata=tx.table_metadata, write_uuid=producer.commit_uuid,
+                            df=rows, io=table.io):
+                        producer.append_data_file(data_file)
+        except Exception as e:
+            raise _commit_error(table, e) from e
+        return table.current_snapshot().snapshot_id
+
+
+def arrow_schema(schema: Any) -> Any:
+    """The plain Arrow schema of an Iceberg schema (no field-id metadata, µs tz-naive timestamps)."""
+    import pyarrow as pa
+
+    return pa.schema([pa.field(f.name, t.type) for f, t in zip(schema.fields, schema.as_arrow(), strict=True)])
+
+
+def conform(data: Any, schema: Any) -> Any:
+    """Select and cast ``data`` to the Iceberg schema's columns and Arrow types."""
+    target = arrow_schema(schema)
+    if data.schema.equals(target):
+        return data
+    try:
+        return data.select(target.names).cast(target)
+    except Exception as e:
+        raise EngineError(f"rows do not fit the table schema: {e}") from e
+
+
+def _commit_error(table: Any, e: Exception) -> EngineError:
+    from pyiceberg.exceptions import CommitFailedException
+
+    name = ".".join(table.name()[-2:])
+    if isinstance(e, CommitFailedException):
+        return EngineError(f"concurrent commit on {name}: another writer changed it; run the statement again ({e})")
+    if isinstance(e, EngineError):
+        return e
+    return EngineError(f"commit to {name} failed: {e}")

@@ -1,0 +1,508 @@
+"""The local SQL engine: the embedded stand-in for Athena + Glue + S3 Tables.
+
+It takes the same Athena-dialect statements the AWS backend submits and routes each one by kind
+(``engine.router``): queries and DML are translated by sqlglot and run in DuckDB; Glue DDL and
+CTAS are handled against a JSON registry (``engine.registry``) and Parquet files in the local
+object store (``engine.external``); Iceberg DDL and writes go through pyiceberg
+(``engine.iceberg``), one snapshot per statement, as on Athena.
+
+Table names in a statement are bound per statement: an external table becomes a DuckDB view over
+the Parquet files that exist now (only the pinned partitions when the WHERE fixes the projected
+key), an Iceberg table becomes the Arrow table of its current (or time-travelled) snapshot. All
+state lives under ``settings.home_path``, so every process and every ``LocalEngine`` sees the
+same tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from ppstack.engine import external as ext
+from ppstack.engine import router
+from ppstack.engine.base import Result
+from ppstack.engine.registry import ExternalTable, Registry, check_name
+from ppstack.engine.router import Kind
+from ppstack.errors import EngineError
+from ppstack.settings import Settings
+
+# CTAS write_compression -> DuckDB Parquet codec.
+_COMPRESSION = {"snappy": "snappy", "gzip": "gzip", "zstd": "zstd", "lz4": "lz4",
+                "none": "uncompressed", "uncompressed": "uncompressed"}
+
+
+def _slice(node: exp.ArraySlice) -> exp.Expression:
+    """Trino ``slice(a, start, length)`` -> DuckDB ``list_slice(a, start, start + length - 1)``."""
+    start, length = node.args.get("start"), node.args.get("end")
+    if start is None or length is None:
+        return node
+    end = exp.Sub(this=exp.Add(this=start.copy(), expression=length.copy()), expression=exp.Literal.number(1))
+    return exp.func("list_slice", node.this.copy(), start.copy(), end)
+
+
+class LocalEngine:
+    """``SqlEngine`` on DuckDB + pyiceberg. Not shared between threads without its lock (it has one)."""
+
+    # Athena (Trino) functions sqlglot does not translate for DuckDB, by lower-case name:
+    # each maps the call's arguments to a DuckDB expression.
+    FUNCTIONS: dict[str, Callable[[list[exp.Expression]], exp.Expression]] = {
+        "codepoint": lambda args: exp.func("unicode", *args),
+    }
+    # sqlglot nodes whose DuckDB rendering differs in meaning from Trino's.
+    NODE_FIXES: dict[type[exp.Expression], Callable[[Any], exp.Expression]] = {
+        exp.ArraySlice: _slice,
+    }
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        home = settings.home_path
+        self.objects = ext.ObjectRoot(home / "s3")
+        self.registry = Registry(home / "catalog")
+        self._warehouse = home / "warehouse"
+        self._iceberg: Any = None
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._names = itertools.count()
+        self._lock = threading.RLock()
+
+    # ---- SqlEngine ----
+    def table_ref(self, namespace: str, table: str) -> str:
+        return f"{namespace}.{table}"
+
+    def close(self) -> None:
+        with self._lock:
+            if self.con is not None:
+                self.con.close()
+                self.con = None  # type: ignore[assignment]
+
+    def execute(self, sql: str) -> Result:
+        """Run one Athena statement; every failure is an EngineError naming the statement."""
+        line = router.first_line(sql)
+        with self._lock:
+            if self.con is None:
+                raise EngineError(f"engine is closed [statement: {line}]")
+            cleanup: list[Callable[[], None]] = []
+            try:
+                tree = router.parse(sql)
+                kind = router.classify(tree)
+                return self._handlers[kind](self, tree, cleanup)
+            except EngineError as e:
+                raise EngineError(f"{e} [statement: {line}]") from e
+            except duckdb.Error as e:
+                raise EngineError(f"{_duckdb_message(e)} [statement: {line}]") from e
+            except SqlglotError as e:
+                raise EngineError(f"SQL translation failed: {e} [statement: {line}]") from e
+            except Exception as e:  # pyiceberg, pyarrow, OS errors: still the engine's failure
+                raise EngineError(f"{type(e).__name__}: {e} [statement: {line}]") from e
+            finally:
+                for undo in reversed(cleanup):
+                    with contextlib.suppress(Exception):
+                        undo()
+
+    # ---- Python API for tests and the CLI ----
+    def snapshots(self, namespace: str, table: str) -> list[dict[str, Any]]:
+        """Iceberg snapshots oldest first: snapshot_id, committed_at (UTC, aware), operation, summary."""
+        with self._lock:
+            return [s.as_dict() for s in self.iceberg.snapshots(namespace, table)]
+
+    def iceberg_table(self, namespace: str, table: str) -> Any:
+        """The pyiceberg ``Table`` (fresh from the catalog)."""
+        with self._lock:
+            return self.iceberg.load(namespace, table)
+
+    @property
+    def iceberg(self) -> Any:
+        if self._iceberg is None:
+            from ppstack.engine.iceberg import IcebergStore
+
+            self._iceberg = IcebergStore(self._warehouse)
+        return self._iceberg
+
+    # ---- binding table names ----
+    def _name(self, prefix: str) -> str:
+        return f"__{prefix}_{next(self._names)}"
+
+    def _is_iceberg(self, ns: str, name: str) -> bool:
+        return self._warehouse.exists() and self.iceberg.exists(ns, name)
+
+    def _register(self, data: Any, cleanup: list[Callable[[], None]]) -> str:
+        name = self._name("arrow")
+        self.con.register(name, data)
+        cleanup.append(lambda: self.con.unregister(name))
+        return name
+
+    def _bind_reads(self, tree: exp.Expression, cleanup: list[Callable[[], None]],
+                    skip: exp.Table | None = None) -> None:
+        """Point every ``db.t`` in ``tree`` (except ``skip``, a DML target) at a DuckDB relation."""
+        for table in list(tree.find_all(exp.Table)):
+            if table is skip or not table.db or not isinstance(table.this, exp.Identifier):
+                continue  # CTE names, table functions and unqualified DuckDB names stay as they are
+            ns, name = router.qualified(table)
+            version = table.args.get("version")
+            definition = self.registry.get(ns, name)
+            if definition is not None:
+                if version is not None:
+                    raise EngineError(f"{ns}.{name} is not an Iceberg table: no time travel")
+                pinned = router.pinned_values(table, [k for k, _t in definition.partition_keys])
+                view = self._name("ext")
+                self.con.execute(f"CREATE TEMP VIEW {view} AS {ext.read_sql(definition, self.objects, pinned)}")
+                cleanup.append(lambda v=view: self.con.execute(f"DROP VIEW IF EXISTS {v}"))
+            elif self._is_iceberg(ns, name):
+                ice = self.iceberg.load(ns, name)
+                snapshot_id = self._version(ice, version) if version is not None else None
+                view = self._register(self.iceberg.arrow(ice, snapshot_id), cleanup)
+            else:
+                raise EngineError(f"table {ns}.{name} does not exist (TABLE_NOT_FOUND)")
+            _rebind(table, view, name)
+
+    def _version(self, ice: Any, version: exp.Version) -> int:
+        """``FOR VERSION AS OF <id>`` / ``FOR TIMESTAMP AS OF <expr>`` -> a snapshot id."""
+        kind = str(version.this).upper()
+        expr = version.args["expression"]
+        if kind == "VERSION":
+            try:
+                return int(expr.name)
+            except ValueError:
+                raise EngineError(f"FOR VERSION AS OF needs a snapshot id, got {expr.sql('athena')}") from None
+        sql = exp.cast(expr.copy(), exp.DataType.build("timestamptz")).sql("duckdb")
+        ms = self.con.execute(f"SELECT epoch_ms({sql})").fetchall()[0][0]
+        return self.iceberg.snapshot_id_as_of(ice, int(ms))
+
+    def _duck(self, tree: exp.Expression) -> str:
+        """DuckDB SQL for a bound tree, with the engine's function translation table applied."""
+        for node in list(tree.find_all(exp.Anonymous)):
+            fix = self.FUNCTIONS.get(node.name.lower())
+            if fix is not None:
+                node.replace(fix(list(node.expressions)))
+        for cls, fix in self.NODE_FIXES.items():
+            for node in list(tree.find_all(cls)):
+                node.replace(fix(node))
+        return tree.sql(dialect="duckdb")
+
+    def _rows(self, sql: str) -> Result:
+        cur = self.con.execute(sql)
+        desc = cur.description or []
+        columns = [d[0] for d in desc]
+        if any(str(d[1]).upper() == "TIMESTAMP WITH TIME ZONE" for d in desc):
+            # DuckDB's Python conversion of TIMESTAMPTZ needs pytz; Arrow's does not.
+            table = cur.to_arrow_table()
+            data = table.to_pydict()
+            return Result(columns=columns, rows=list(zip(*(data[c] for c in table.column_names), strict=True)))
+        return Result(columns=columns, rows=cur.fetchall())
+
+    # ---- handlers ----
+    def _query(self, tree: exp.Expression, cleanup: list[Callable[[], None]]) -> Result:
+        self._bind_reads(tree, cleanup)
+        return self._rows(self._duck(tree))
+
+    def _create_database(self, tree: exp.Create, cleanup: list[Callable[[], None]]) -> Result:
+        target = tree.this
+        name = (target.name or target.db).lower()
+        check_name(name, "database")
+        if not self.registry.create_database(name) and not tree.args.get("exists"):
+            raise EngineError(f"database {name} already exists")
+        self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+        return Result()
+
+    def _require_database(self, ns: str) -> None:
+        if not self.registry.has_database(ns):
+            raise EngineError(f"database {ns} does not exist: run CREATE DATABASE {ns} first (SCHEMA_NOT_FOUND)")
+
+    def _exists_anywhere(self, ns: str, name: str) -> bool:
+        return self.registry.get(ns, name) is not None or self._is_iceberg(ns, name)
+
+    def _create_external(self, tree: exp.Create, cleanup: list[Callable[[], None]]) -> Result:
+        schema = tree.this
+        ns, name = router.qualified(router.table_of(schema))
+        props = router.properties(tree)
+        if "__location__" not in props:
+            raise EngineError(f"CREATE EXTERNAL TABLE {ns}.{name} needs a LOCATION")
+        fmt = str(props.get("__format__", "parquet")).lower()
+        if fmt != "parquet":
+            raise EngineError(f"only STORED AS PARQUET external tables are supported locally, not {fmt}")
+        self._require_database(ns)
+        columns = [[n, router.athena_type(t)] for n, t in router.column_defs(schema)]
+        keys: list[list[str]] = []
+        if "__partitioned_by__" in props:
+            keys = [[n, router.athena_type(t)] for n, t in router.column_defs(props["__partitioned_by__"])]
+        plain = {k: str(v) for k, v in props.items() if not k.startswith("__")}
+        template = plain.get("storage.location.template")
+        if template is not None and not keys:
+            raise EngineError("storage.location.template needs PARTITIONED BY columns")
+        table = ExternalTable(ns, name, columns, str(props["__location__"]), keys, template,
+                              properties=plain)
+        self.objects.path(table.location)  # validates the URI
+        if self._is_iceberg(ns, name) or not self.registry.create(table):
+            if tree.args.get("exists"):
+                return Result()
+            raise EngineError(f"table {ns}.{name} already exists")
+        return Result()
+
+    def _create_iceberg(self, tree: exp.Create, cleanup: list[Callable[[], None]]) -> Result:
+        schema = tree.this
+        if not isinstance(schema, exp.Schema):
+            raise EngineError("CREATE TABLE needs a column list (or AS SELECT)")
+        ns, name = router.qualified(router.table_of(schema))
+        check_name(ns, "namespace")
+        check_name(name, "table")
+        props = router.properties(tree)
+        plain = {k: str(v) for k, v in props.items() if not k.startswith("__")}
+        if plain.get("table_type", "").upper() != "ICEBERG":
+            raise EngineError(f"CREATE TABLE {ns}.{name} without LOCATION must be an Iceberg table: "
+                              "add TBLPROPERTIES ('table_type'='ICEBERG')")
+        if self.registry.get(ns, name) is not None:
+            if tree.args.get("exists"):
+                return Result()
+            raise EngineError(f"table {ns}.{name} already exists (as an external table)")
+        partitioned = props.get("__partitioned_by__")
+        parts = list(partitioned.expressions) if isinstance(partitioned, exp.Schema) else []
+        plain.pop("table_type", None)
+        self.iceberg.create(ns, name, router.column_defs(schema), parts, plain,
+                            bool(tree.args.get("exists")))
+        return Result()
+
+    def _ctas(self, tree: exp.Create, cleanup: list[Callable[[], None]]) -> Result:
+        ns, name = router.qualified(router.table_of(tree.this))
+        props = router.properties(tree)
+        if str(props.get("table_type", "hive")).lower() == "iceberg":
+            raise EngineError("Iceberg CTAS is not supported locally: CREATE the table, then INSERT")
+        for unsupported in ("partitioned_by", "bucketed_by", "bucket_count"):
+            if unsupported in props:
+                raise EngineError(f"CTAS property {unsupported} is not supported locally")
+        location = props.get("external_location")
+        if not location:
+            raise EngineError(f"CTAS {ns}.{name} needs WITH (external_location = 's3://…/')")
+        fmt = str(props.get("__format__", props.get("format", "parquet"))).lower()
+        if fmt != "parquet":
+            raise EngineError(f"only format='PARQUET' CTAS is supported locally, not {fmt}")
+        codec = _COMPRESSION.get(str(props.get("write_compression", "snappy")).lower())
+        if codec is None:
+            raise EngineError(f"unknown write_compression {props.get('write_compression')!r}")
+        self._require_database(ns)
+        if self._exists_anywhere(ns, name):
+            if tree.args.get("exists"):
+                return Result(rowcount=0)
+            raise EngineError(f"table {ns}.{name} already exists")
+        directory = self.objects.path(str(location))
+        if ext.has_any_file(directory):
+            raise EngineError(f"HIVE_PATH_ALREADY_EXISTS: target directory for table '{ns}.{name}' "
+                              f"already exists: {location}")
+        select = tree.args["expression"]
+        self._bind_reads(select, cleanup)
+        created_dir = not directory.exists()
+        try:
+            n = ext.write_parquet_atomically(self.con, self._duck(select), directory, codec)
+        except BaseException:
+            if created_dir and directory.exists() and not any(directory.iterdir()):
+                directory.rmdir()
+            raise
+        import pyarrow.parquet as pq
+
+        written = ext.data_files(directory)
+        schema = pq.read_schema(written[0])
+        columns = [[f.name, ext.arrow_to_athena_type(f.type)] for f in schema]
+        table = ExternalTable(ns, name, columns, str(location), properties={
+            k: str(v) for k, v in props.items() if not k.startswith("__")})
+        if not self.registry.create(table):
+            raise EngineError(f"table {ns}.{name} was created concurrently; its files are at {location}")
+        return Result(rowcount=n)
+
+    def _drop(self, tree: exp.Drop, cleanup: list[Callable[[], None]]) -> Result:
+        for table in tree.expressions or [tree.this]:
+            ns, name = router.qualified(table)
+            if self.registry.drop(ns, name):
+                continue  # data stays: DROP of an external table never deletes files
+            if self._is_iceberg(ns, name):
+                self.iceberg.drop(ns, name)
+            elif not tree.args.get("exists"):
+                raise EngineError(f"table {ns}.{name} does not exist")
+        return Result()
+
+    def _insert(self, tree: exp.Insert, cleanup: list[Callable[[], None]]) -> Result:
+        target = router.table_of(tree.this)
+        ns, name = router.qualified(target)
+        definition = self.registry.get(ns, name)
+        if definition is None and not self._is_iceberg(ns, name):
+            raise EngineError(f"table {ns}.{name} does not exist (TABLE_NOT_FOUND)")
+        if definition is not None:
+            return self._insert_external(tree, target, definition, cleanup)
+        ice = self.iceberg.load(ns, name)
+        current = ice.current_snapshot()
+        # An empty DuckDB table of the Iceberg schema: DuckDB then does Athena's positional
+        # column mapping and casts, and we append exactly what it holds.
+        scratch = self._scratch_table(self.iceberg.empty(ice), cleanup)
+        self._bind_reads(tree, cleanup, skip=target)
+        _rebind(target, scratch, None)
+        n = int(self.con.execute(self._duck(tree)).fetchall()[0][0])
+        if n == 0:
+            return Result(rowcount=0)  # nothing to commit: no snapshot, as on Athena
+        rows = self.con.sql(f"SELECT * FROM {scratch}").to_arrow_table()
+        new_id = self.iceberg.append(ice, rows)
+        if current is not None and new_id is not None:
+            before = self.iceberg.cached(ns, name, current.snapshot_id)
+            if before is not None:
+                import pyarrow as pa
+
+                from ppstack.engine.iceberg import conform
+
+                self.iceberg.remember(ns, name, new_id,
+                                      pa.concat_tables([before, conform(rows, ice.schema())]))
+        return Result(rowcount=n)
+
+    def _insert_external(self, tree: exp.Insert, target: exp.Table, definition: ExternalTable,
+                         cleanup: list[Callable[[], None]]) -> Result:
+        cols = ", ".join(f'"{c}" {ext.athena_to_duckdb_type(t)}' for c, t in definition.all_columns)
+        scratch = self._name("ins")
+        self.con.execute(f"CREATE TEMP TABLE {scratch} ({cols})")
+        cleanup.append(lambda: self.con.execute(f"DROP TABLE IF EXISTS {scratch}"))
+        self._bind_reads(tree, cleanup, skip=target)
+        _rebind(target, scratch, None)
+        n = int(self.con.execute(self._duck(tree)).fetchall()[0][0])
+        if n == 0:
+            return Result(rowcount=0)
+        data_cols = ", ".join(f'"{c}"' for c, _t in definition.columns)
+        keys = [k for k, _t in definition.partition_keys]
+        if not keys:
+            ext.write_parquet_atomically(self.con, f"SELECT {data_cols} FROM {scratch}",
+                                         self.objects.path(definition.location), "snappy")
+            return Result(rowcount=n)
+        key_cols = ", ".join(f'CAST("{k}" AS VARCHAR)' for k in keys)
+        for combo in self.con.execute(f"SELECT DISTINCT {key_cols} FROM {scratch}").fetchall():
+            if any(v is None for v in combo):
+                raise EngineError("INSERT into a partitioned table needs non-NULL partition values")
+            values = {k: [str(v)] for k, v in zip(keys, combo, strict=True)}
+            ((_vals, directory),) = ext.partition_dirs(definition, self.objects, values)
+            cond = " AND ".join(f'CAST("{k}" AS VARCHAR) = {_lit(str(v))}' for k, v in zip(keys, combo, strict=True))
+            ext.write_parquet_atomically(self.con, f"SELECT {data_cols} FROM {scratch} WHERE {cond}",
+                                         directory, "snappy")
+        return Result(rowcount=n)
+
+    def _scratch_table(self, arrow: Any, cleanup: list[Callable[[], None]]) -> str:
+        """A DuckDB temp table holding ``arrow`` (a mutable copy for DML, or an empty shell)."""
+        source = self._register(arrow, cleanup)
+        name = self._name("tgt")
+        self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {source}")
+        cleanup.append(lambda: self.con.execute(f"DROP TABLE IF EXISTS {name}"))
+        return name
+
+    def _modify(self, tree: exp.Expression, cleanup: list[Callable[[], None]]) -> Result:
+        """MERGE / UPDATE / DELETE on an Iceberg table: copy-on-write in one snapshot.
+
+        DuckDB runs the statement against a copy of the current snapshot; when it affected rows,
+        the new contents replace the table's data files in ONE overwrite commit. The commit fails
+        (and nothing changes) if another writer committed in between.
+        """
+        target = router.table_of(tree.this)
+        ns, name = router.qualified(target)
+        if self.registry.get(ns, name) is not None:
+            raise EngineError(f"{ns}.{name} is an external (Hive) table: {type(tree).__name__.upper()} "
+                              "needs an Iceberg table")
+        if isinstance(tree, exp.Merge):
+            for when in tree.args["whens"].expressions:
+                if when.args.get("source"):
+                    raise EngineError("WHEN NOT MATCHED BY SOURCE is not part of Athena's MERGE grammar")
+        ice = self.iceberg.load(ns, name)
+        current = ice.current_snapshot()
+        scratch = self._scratch_table(self.iceberg.arrow(ice), cleanup)
+        self._bind_reads(tree, cleanup, skip=target)
+        _rebind(target, scratch, name)
+        try:
+            n = int(self.con.execute(self._duck(tree)).fetchall()[0][0])
+        except duckdb.InvalidInputException as e:
+            if "more than once" in str(e):
+                raise EngineError("MERGE_TARGET_ROW_MULTIPLE_MATCHES: one target row matched more than "
+                                  "one source row; make the MERGE source unique per key") from e
+            raise
+        if n == 0 or current is None:
+            return Result(rowcount=n)  # nothing changed: no commit, no snapshot
+        rows = self.con.sql(f"SELECT * FROM {scratch}").to_arrow_table()
+        new_id = self.iceberg.replace(ice, rows)
+        from ppstack.engine.iceberg import conform
+
+        self.iceberg.remember(ns, name, new_id, conform(rows, ice.schema()))
+        return Result(rowcount=n)
+
+    def _show(self, tree: exp.Command, cleanup: list[Callable[[], None]]) -> Result:
+        import fnmatch
+        import re
+
+        text = str(tree.expression.name if isinstance(tree.expression, exp.Literal) else tree.expression)
+        m = re.match(r"^\s*TABLES(?:\s+(?:IN|FROM)\s+`?(\w+)`?)?(?:\s+(?:LIKE\s+)?'([^']*)')?\s*$", text, re.I)
+        if m:
+            db, pattern = (m.group(1) or "").lower(), m.group(2)
+            dbs = [db] if db else sorted(set(self.registry.databases()) | set(self._namespaces()))
+            rows = []
+            for d in dbs:
+                names = sorted(set(self.registry.tables(d)) | set(self._iceberg_tables(d)))
+                rows += [(n if db else f"{d}.{n}",) for n in names
+                         if pattern is None or any(fnmatch.fnmatch(n, p.strip()) for p in pattern.split("|"))]
+            return Result(columns=["tab_name"], rows=rows)
+        if re.match(r"^\s*(DATABASES|SCHEMAS)\s*$", text, re.I):
+            names = sorted(set(self.registry.databases()) | set(self._namespaces()))
+            return Result(columns=["database_name"], rows=[(n,) for n in names])
+        raise EngineError(f"unsupported statement kind: SHOW {text.split()[0].upper() if text.split() else ''}")
+
+    def _namespaces(self) -> list[str]:
+        return self.iceberg.namespaces() if self._warehouse.exists() else []
+
+    def _iceberg_tables(self, ns: str) -> list[str]:
+        return self.iceberg.tables(ns) if self._warehouse.exists() else []
+
+    def _describe(self, tree: exp.Describe, cleanup: list[Callable[[], None]]) -> Result:
+        ns, name = router.qualified(router.table_of(tree.this))
+        definition = self.registry.get(ns, name)
+        if definition is not None:
+            rows = [(c, t, "") for c, t in definition.columns]
+            rows += [(c, t, "partition key") for c, t in definition.partition_keys]
+        elif self._is_iceberg(ns, name):
+            ice = self.iceberg.load(ns, name)
+            rows = [(f.name, _iceberg_type_name(f.field_type), "") for f in ice.schema().fields]
+        else:
+            raise EngineError(f"table {ns}.{name} does not exist (TABLE_NOT_FOUND)")
+        return Result(columns=["col_name", "data_type", "extra"], rows=rows)
+
+    _handlers: dict[Kind, Callable[..., Result]] = {
+        Kind.QUERY: _query,
+        Kind.CREATE_DATABASE: _create_database,
+        Kind.CREATE_EXTERNAL_TABLE: _create_external,
+        Kind.CREATE_ICEBERG_TABLE: _create_iceberg,
+        Kind.CTAS: _ctas,
+        Kind.DROP_TABLE: _drop,
+        Kind.INSERT: _insert,
+        Kind.MERGE: _modify,
+        Kind.UPDATE: _modify,
+        Kind.DELETE: _modify,
+        Kind.SHOW: _show,
+        Kind.DESCRIBE: _describe,
+    }
+
+
+def _rebind(table: exp.Table, relation: str, alias: str | None) -> None:
+    """Make ``table`` name DuckDB ``relation``, keeping its alias (or its old name as the alias)."""
+    old = table.name
+    table.set("this", exp.to_identifier(relation))
+    table.set("db", None)
+    table.set("catalog", None)
+    table.set("version", None)
+    if alias is not None and not table.alias:
+        table.set("alias", exp.TableAlias(this=exp.to_identifier(alias or old)))
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _iceberg_type_name(t: Any) -> str:
+    name = str(t)
+    return {"long": "bigint", "int": "int", "integer": "int"}.get(name, name)
+
+
+def _duckdb_message(e: Exception) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
