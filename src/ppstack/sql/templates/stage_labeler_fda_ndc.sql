@@ -1,0 +1,94 @@
+-- Layer 2: stage ONE batch of LABELER from one FDA NDC Directory delivery into
+-- s3://<bucket>/staging/LABELER/<batch id>/ (read through staging.labeler_batch).
+--
+-- LABELER exists to prove an entity type is data: this template (plus _rejects and _counts) is
+-- all it adds; pipeline.stage, the SCD2 steps and sync are the same code as for DRUG.
+--
+-- Rules:
+--   * source rows: products (product.txt) with NDC_EXCLUDE_FLAG = 'N' ('E' = excluded, counted);
+--   * labeler_code = the first PRODUCTNDC segment (4 or 5 ASCII digits) zero-padded to 5, the
+--     same rule as ppstack.serving.keys.normalize_labeler; anything else is a reject;
+--   * labeler_name = the name on the labeler's most recent listing: latest product marketing
+--     start date, NULLs last, then the greater PRODUCTID (deterministic tie-break). A labeler's
+--     name can differ between listings (renames, typos); the newest listing is the one the FDA
+--     currently shows for it. Text trimmed, whitespace collapsed, '' -> NULL, case kept;
+--   * product_count = distinct marketed PRODUCTNDC values of the labeler, as text (business
+--     fields are text; the fingerprint covers it, so a new product changes the labeler);
+--   * one row per labeler_code by construction (GROUP BY), so there are no duplicates to drop.
+-- Fresh, empty external_location; the CTAS table is dropped afterwards.
+-- ref: https://docs.aws.amazon.com/athena/latest/ug/considerations-ctas.html
+-- Whitespace class (= Python's str.strip()/str.split() whitespace), as in stage_drug_fda_ndc.sql.
+CREATE TABLE {{staging_db}}.{{ctas_table}}
+WITH (
+  format = 'PARQUET',
+  write_compression = 'SNAPPY',
+  external_location = '{{staging_location}}'
+) AS
+WITH
+product AS (
+  SELECT
+    productid,
+    trim(productndc) AS product_code,
+    labelername,
+    startmarketingdate,
+    ndc_exclude_flag
+  FROM {{raw_product_table}}
+  WHERE ingest_date = {{ingest_date}}
+),
+keyed AS (
+  SELECT
+    p.*,
+    CASE WHEN regexp_like(product_code, '^[0-9]{4,5}-')
+      THEN lpad(split_part(product_code, '-', 1), 5, '0')
+    END AS labeler_code
+  FROM product p
+),
+-- identical filter in stage_labeler_fda_ndc_rejects.sql
+accepted AS (
+  SELECT
+    labeler_code,
+    productid,
+    product_code,
+    nullif(regexp_replace(regexp_replace(labelername, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', ''), '') AS labeler_name,
+    CASE WHEN regexp_like(trim(startmarketingdate), '^[0-9]{8}$')
+      THEN CAST(try(date_parse(trim(startmarketingdate), '%Y%m%d')) AS date) END AS start_date
+  FROM keyed
+  WHERE ndc_exclude_flag = 'N'
+    AND labeler_code IS NOT NULL
+),
+named AS (
+  SELECT
+    labeler_code,
+    labeler_name,
+    row_number() OVER (
+      PARTITION BY labeler_code
+      ORDER BY start_date DESC NULLS LAST, productid DESC
+    ) AS rank_in_labeler
+  FROM accepted
+),
+-- DISTINCT is not allowed in Trino window aggregates, hence a separate GROUP BY.
+counted AS (
+  SELECT
+    labeler_code,
+    CAST(count(DISTINCT product_code) AS varchar) AS product_count
+  FROM accepted
+  GROUP BY labeler_code
+),
+business AS (
+  SELECT
+    n.labeler_code,
+    n.labeler_name,
+    c.product_count
+  FROM named n
+  JOIN counted c ON c.labeler_code = n.labeler_code
+  WHERE n.rank_in_labeler = 1
+)
+SELECT
+  {{business_columns}},
+  {{effective_date}} AS source_effective_date,
+  {{file_date}} AS source_file_date,
+  {{ingestion_timestamp}} AS ingestion_timestamp,
+  {{batch_id}} AS ingestion_batch_id,
+  {{fingerprint_expr}} AS fingerprint,
+  {{source_system}} AS source_system
+FROM business
