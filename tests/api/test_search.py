@@ -1,0 +1,179 @@
+"""GET /search/drug: AND, prefix, NDC, order, paging, total, limits, cursors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ppstack.api import handlers
+from ppstack.serving.keys import query_tokens, tokenize
+
+from .conftest import body, load_event
+from .loader import Scenario
+
+FIELDS = ("proprietary_name", "nonproprietary_name", "ingredient_list", "labeler_name")
+
+
+def search(**query: str) -> dict[str, Any]:
+    return handlers.search_drug(load_event("search_drug", query=query), None)
+
+
+def expected_ids(sc: Scenario, words: list[tuple[str, bool]]) -> list[str]:
+    """Brute force over the scenario's current rows: the oracle the API must agree with."""
+    out = []
+    for eid, row in sc.rows.items():
+        toks = {t for f in FIELDS for t in tokenize(row.get(f))}
+        if all(any(t == w or (p and t.startswith(w)) for t in toks) for w, p in words):
+            out.append(eid)
+    return sorted(out)
+
+
+def all_pages(q: str, limit: int) -> tuple[list[str], list[int], int]:
+    ids: list[str] = []
+    totals: list[int] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"q": q, "limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        resp = search(**params)
+        assert resp["statusCode"] == 200, resp["body"]
+        data = body(resp)
+        assert len(data["results"]) <= limit
+        ids += [r["entity_id"] for r in data["results"]]
+        totals.append(data["total"])
+        pages += 1
+        cursor = data["next_cursor"]
+        if cursor is None:
+            return ids, totals, pages
+
+
+def test_search_drug_event_finds_strattera(scenario: Scenario) -> None:
+    resp = handlers.search_drug(load_event("search_drug"), None)
+    assert resp["statusCode"] == 200
+    data = body(resp)
+    assert data["query"] == "strattera"
+    assert data["total"] == len(expected_ids(scenario, [("strattera", False)])) > 0
+    assert all(r["proprietary_name"] == "Strattera" for r in data["results"])
+    assert all(r["is_current"] for r in data["results"])
+    assert data["next_cursor"] is None
+
+
+def test_search_and_requires_every_token(scenario: Scenario) -> None:
+    data = body(search(q="atomoxetine zydus", limit="100"))
+    ids = [r["entity_id"] for r in data["results"]]
+    assert ids == expected_ids(scenario, [("atomoxetine", False), ("zydus", False)])
+    assert 0 < data["total"] < len(expected_ids(scenario, [("atomoxetine", False)]))
+    assert all("Zydus" in (r["labeler_name"] or "") for r in data["results"])
+
+
+def test_search_is_case_and_accent_insensitive(scenario: Scenario) -> None:
+    assert body(search(q="STRATTÉRA"))["total"] == body(search(q="strattera"))["total"]
+
+
+def test_search_prefix_matches_token_starts(scenario: Scenario) -> None:
+    data = body(search(q="atomox*", limit="100"))
+    assert data["total"] == len(expected_ids(scenario, [("atomox", True)])) > 0
+    exact = body(search(q="atomoxetine", limit="1"))["total"]
+    assert data["total"] == exact
+    assert body(search(q="atomox"))["total"] == 0  # without '*' a token is exact
+
+
+def test_search_prefix_and_exact_combine(scenario: Scenario) -> None:
+    data = body(search(q="hum* lilly", limit="100"))
+    ids = [r["entity_id"] for r in data["results"]]
+    assert ids == expected_ids(scenario, [("hum", True), ("lilly", False)])
+    assert data["total"] == len(ids) > 0
+
+
+def test_search_prefix_ignores_stop_words(scenario: Scenario) -> None:
+    # 'an' is a stop word as a whole token but a fine prefix
+    assert query_tokens("an*") == [("an", True)]
+    assert search(q="an*")["statusCode"] == 200
+
+
+@pytest.mark.parametrize("limit", [1, 7, 20, 100])
+def test_search_paging_covers_all_without_duplicates_or_gaps(scenario: Scenario, limit: int) -> None:
+    expected = expected_ids(scenario, [("atomoxetine", False)])
+    ids, totals, pages = all_pages("atomoxetine", limit)
+    assert ids == expected  # ascending entity_id, each exactly once
+    assert set(totals) == {len(expected)}
+    assert pages == -(-len(expected) // limit)
+
+
+def test_search_unmatched_token_gives_empty_result(scenario: Scenario) -> None:
+    data = body(search(q="atomoxetine zzzznotaword"))
+    assert data == {"query": "atomoxetine zzzznotaword", "total": 0, "results": [], "next_cursor": None}
+
+
+def test_search_default_limit_is_20(scenario: Scenario) -> None:
+    data = body(search(q="atomoxetine"))
+    assert len(data["results"]) == 20 and data["total"] > 20 and data["next_cursor"]
+
+
+@pytest.mark.parametrize("q", ["0002-3227-30", "00002322730", "00002-3227-30"])
+def test_search_ndc_query_finds_that_drug(scenario: Scenario, q: str) -> None:
+    data = body(search(q=q))
+    assert [r["entity_id"] for r in data["results"]] == ["00002322730"]
+    assert data["total"] == 1
+
+
+def test_search_ndc_query_skips_logically_deleted(scenario: Scenario) -> None:
+    data = body(search(q=scenario.deleted_id))
+    assert data["total"] == 0
+
+
+def test_search_excludes_logically_deleted_from_token_results(scenario: Scenario) -> None:
+    ids, _, _ = all_pages("strattera", 100)
+    assert scenario.deleted_id not in ids
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": ""},
+        {"q": "   "},
+        {"q": "the and of"},  # only stop words
+        {"q": "a"},  # too short
+        {"q": "x" * 201},
+        {"q": "one two three four five six seven eight nine"},
+        {"q": "a*"},
+        {"q": "*"},
+        {"q": "strattera", "limit": "0"},
+        {"q": "strattera", "limit": "101"},
+        {"q": "strattera", "limit": "ten"},
+        {"q": "strattera", "limit": "-1"},
+        {"q": "strattera", "cursor": "not-a-cursor!"},
+        {"q": "strattera", "cursor": "eyJhIjoxfQ"},  # {"a":1}
+    ],
+)
+def test_search_limits_and_bad_input_are_400(scenario: Scenario, params: dict[str, str]) -> None:
+    resp = search(**params)
+    assert resp["statusCode"] == 400, resp["body"]
+    assert body(resp)["error"]["code"] == "BAD_REQUEST"
+    assert body(resp)["error"]["message"]
+
+
+def test_search_limit_bounds_are_accepted(scenario: Scenario) -> None:
+    assert len(body(search(q="atomoxetine", limit="1"))["results"]) == 1
+    assert len(body(search(q="atomoxetine", limit="100"))["results"]) == min(
+        100, len(expected_ids(scenario, [("atomoxetine", False)])))
+
+
+def test_search_cursor_from_another_query_is_400(scenario: Scenario) -> None:
+    cursor = body(search(q="atomoxetine", limit="5"))["next_cursor"]
+    resp = search(q="hydrochloride", limit="5", cursor=cursor)
+    assert resp["statusCode"] == 400
+    assert "different query" in body(resp)["error"]["message"]
+
+
+def test_search_cursor_survives_respelling_of_same_query(scenario: Scenario) -> None:
+    cursor = body(search(q="atomoxetine", limit="5"))["next_cursor"]
+    assert search(q="ATOMOXETINE", limit="5", cursor=cursor)["statusCode"] == 200
+
+
+def test_search_eight_tokens_are_allowed(scenario: Scenario) -> None:
+    assert search(q="eli lilly company strattera atomoxetine hydrochloride usa inc")["statusCode"] == 200
