@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -192,7 +193,9 @@ class LocalEngine:
         columns = [d[0] for d in desc]
         if any(str(d[1]).upper() == "TIMESTAMP WITH TIME ZONE" for d in desc):
             # DuckDB's Python conversion of TIMESTAMPTZ needs pytz; Arrow's does not.
-            table = cur.to_arrow_table()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "extra copy" notice: fine for the rare tz result
+                table = cur.to_arrow_table()
             data = table.to_pydict()
             return Result(columns=columns, rows=list(zip(*(data[c] for c in table.column_names), strict=True)))
         return Result(columns=columns, rows=cur.fetchall())
@@ -315,7 +318,7 @@ class LocalEngine:
         return Result(rowcount=n)
 
     def _drop(self, tree: exp.Drop, cleanup: list[Callable[[], None]]) -> Result:
-        for table in tree.expressions or [tree.this]:
+        for table in tree.args.get("tables") or tree.expressions or [tree.this]:  # sqlglot 30: "tables"
             ns, name = router.qualified(table)
             if self.registry.drop(ns, name):
                 continue  # data stays: DROP of an external table never deletes files
