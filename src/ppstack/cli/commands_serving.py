@@ -1,5 +1,130 @@
-"""CLI commands of the serving area. Register click commands in COMMANDS."""
+"""CLI commands of the serving area: ``sync`` and ``reconcile`` (layer 4, DynamoDB).
+
+They only parse options, build a Runtime and call ``ppstack.serving``; progress goes to stderr
+(off with ``--quiet``), data to stdout.
+"""
 
 from __future__ import annotations
 
-COMMANDS: tuple = ()
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ppstack.backends import Runtime
+from ppstack.entities import get_entity
+from ppstack.errors import BadInput, PpstackError
+
+FORMATS = click.Choice(["table", "json"])
+
+
+def _emit(data: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    width = max(len(k) for k in data)
+    for k, v in data.items():
+        click.echo(f"{k:<{width}}  {v}")
+
+
+class _Progress:
+    """A click progress bar on stderr, sized when the total is known; silent when quiet."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        self.label, self.quiet = label, quiet
+        self.bar: Any = None
+
+    def total(self, n: int) -> None:
+        if not self.quiet and n:
+            self.bar = click.progressbar(length=n, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+
+    def step(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _with_runtime(ctx: click.Context, fn: Callable[[Runtime], Any]) -> Any:
+    rt = Runtime(ctx.obj["settings"])
+    try:
+        return fn(rt)
+    finally:
+        rt.close()
+
+
+@click.command("sync")
+@click.argument("entity")
+@click.option("--batch-id", help="Ingestion batch to apply, e.g. 20250103T060012.123456Z.")
+@click.option("--rebuild", is_flag=True, help="Repopulate an empty table from conformed alone.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+              help="Output format of the write counts.")
+@click.pass_context
+def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild: bool,
+                 fmt: str) -> None:
+    """Bring the DynamoDB serving table in step with conformed.<entity>.
+
+    With --batch-id, apply one batch (idempotent: safe to repeat, stale replays change nothing);
+    with --rebuild, write every item the whole conformed table implies.
+
+    \b
+    Example:
+      ppstack sync DRUG --batch-id 20250103T060012.123456Z
+      ppstack sync DRUG --rebuild
+    """
+    if bool(batch_id) == rebuild:
+        raise BadInput("give exactly one of --batch-id B or --rebuild")
+    spec = get_entity(entity)
+    quiet = bool(ctx.obj.get("quiet"))
+    if rebuild:
+        from ppstack.serving.rebuild import rebuild as run_rebuild
+
+        bar = _Progress(f"rebuild {spec.name}", quiet)
+        try:
+            stats = _with_runtime(
+                ctx, lambda rt: run_rebuild(rt, spec, progress=bar.step, on_total=bar.total)
+            )
+        finally:
+            bar.close()
+        _emit(stats.to_dict(), fmt)
+        return
+    from ppstack.serving.sync import sync_batch
+
+    assert batch_id is not None
+    _emit(_with_runtime(ctx, lambda rt: sync_batch(rt, spec, batch_id)).to_dict(), fmt)
+
+
+@click.command("reconcile")
+@click.argument("entity")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+def reconcile_command(ctx: click.Context, entity: str, fmt: str) -> None:
+    """List every difference between DynamoDB and conformed.<entity>; exit 1 when any.
+
+    Kinds: missing, extra, stale (with the attributes that differ), missing_token, extra_token,
+    stale_token. Fix drift with `ppstack sync ENTITY --rebuild` on an emptied table.
+
+    \b
+    Example:
+      ppstack reconcile DRUG --format json
+    """
+    from ppstack.serving.reconcile import reconcile
+
+    spec = get_entity(entity)
+    diffs = _with_runtime(ctx, lambda rt: reconcile(rt, spec))
+    if fmt == "json":
+        click.echo(json.dumps([d.to_dict() for d in diffs], indent=2))
+    else:
+        for d in diffs:
+            click.echo(f"{d.kind:<13}  {d.pk}  {d.sk}  {d.detail}".rstrip())
+    if diffs:
+        raise PpstackError(f"{len(diffs)} difference(s) between DynamoDB and conformed.{spec.lname}")
+    click.echo(f"no differences for {spec.name}", err=True)
+
+
+COMMANDS: tuple[click.Command, ...] = (sync_command, reconcile_command)

@@ -22,6 +22,11 @@ from ppstack.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
+# dynalite keeps a table CREATING/DELETING for 500 ms by default to imitate AWS; nothing in
+# ppstack depends on that delay (ensure_table waits for ACTIVE either way), and tests create a
+# table per case, so the local server skips it.
+TABLE_DELAYS = ("--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+
 
 def find_dynalite() -> list[str]:
     """Command line that starts dynalite, or ServiceUnavailable saying how to install it."""
@@ -121,7 +126,7 @@ def ensure_running(settings: Settings, timeout: float = 20.0) -> str:
     state.mkdir(parents=True, exist_ok=True)
     log = open(settings.home_path / "dynamodb.log", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
-        [*cmd, "--host", "127.0.0.1", "--port", str(port), "--path", str(state)],
+        [*cmd, "--host", "127.0.0.1", "--port", str(port), "--path", str(state), *TABLE_DELAYS],
         stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     deadline = time.monotonic() + timeout

@@ -6,6 +6,7 @@ protection are set by the infrastructure (``infra/``); dynalite ignores them.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -28,15 +29,14 @@ def ensure_table(client: Any, name: str, timeout: float = 30.0) -> bool:
         client.describe_table(TableName=name)
         created = False
     except client.exceptions.ResourceNotFoundException:
-        try:
+        # ResourceInUse: created concurrently by another command; fine.
+        with contextlib.suppress(client.exceptions.ResourceInUseException):
             client.create_table(
                 TableName=name,
                 KeySchema=KEY_SCHEMA,
                 AttributeDefinitions=ATTRIBUTE_DEFINITIONS,
                 BillingMode="PAY_PER_REQUEST",
             )
-        except client.exceptions.ResourceInUseException:
-            pass  # created concurrently
         created = True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

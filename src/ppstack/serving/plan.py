@@ -1,0 +1,172 @@
+"""The pure core of the sync: one key's rows of batch B -> the writes DynamoDB needs, in order.
+
+No I/O here. ``apply`` executes plans; tests build plans from hand-made rows.
+
+Classification (DESIGN.md §4), from the rows whose ``ingestion_batch_id`` = B:
+
+- INSERT: only a new current row (a new key, or a reactivated one: its history stays untouched);
+- UPDATE: a closed row + a new current row;
+- DELETE: only a closed row.
+
+Writes, in the order that makes every prefix of them safe to crash after:
+
+1. history put of the closed version, ``attribute_not_exists(PK) OR fingerprint = :fp``;
+2. token puts: tokens of the new row minus tokens of the closed row;
+3. V#CURRENT, the commit point,
+   ``attribute_not_exists(PK) OR last_ingestion_batch_id < :b OR (last_ingestion_batch_id = :b AND fingerprint = :fp)``;
+   a Put for INSERT/UPDATE, an UpdateItem for DELETE;
+4. token deletes: tokens of the closed row minus tokens of the new row.
+
+Tokens present in both rows are neither written nor deleted, so a clean sync performs exactly
+``history + 1 + |new - old| + |old - new|`` writes per key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ppstack.entities.spec import EntitySpec
+from ppstack.errors import PpstackError
+from ppstack.serving.keys import CURRENT_SK, item_pk, search_pk
+from ppstack.serving.projection import (
+    Item,
+    Row,
+    entity_id,
+    history_item,
+    split_versions,
+    token_item,
+    token_keys,
+    version_item,
+)
+
+INSERT = "INSERT"
+UPDATE = "UPDATE"
+DELETE = "DELETE"
+
+HISTORY_CONDITION = "attribute_not_exists(PK) OR fingerprint = :fp"
+CURRENT_CONDITION = (
+    "attribute_not_exists(PK) OR last_ingestion_batch_id < :b "
+    "OR (last_ingestion_batch_id = :b AND fingerprint = :fp)"
+)
+
+
+@dataclass(frozen=True)
+class EntityPlan:
+    """Everything batch B writes for one key, in write order."""
+
+    entity_id: str
+    kind: str  # INSERT | UPDATE | DELETE
+    batch_id: str
+    history: Item | None  # V#<active_from> of the closed version (UPDATE, DELETE)
+    token_adds: tuple[Item, ...]
+    current: Item  # the V#CURRENT item as it must be after the commit
+    token_deletes: tuple[dict[str, dict[str, str]], ...]  # keys only
+    absent: tuple[str, ...] = ()  # business fields V#CURRENT must not have (DELETE's REMOVE)
+
+    @property
+    def pk(self) -> str:
+        return self.current["PK"]["S"]
+
+    @property
+    def fingerprint(self) -> str:
+        """Fingerprint the V#CURRENT condition compares (of the row V#CURRENT is made from)."""
+        return self.current["fingerprint"]["S"]
+
+    @property
+    def writes(self) -> int:
+        return (self.history is not None) + len(self.token_adds) + 1 + len(self.token_deletes)
+
+    # ---- request payloads (pure; the apply layer adds TableName) ----
+    def history_request(self) -> dict[str, Any]:
+        assert self.history is not None
+        return {
+            "Item": self.history,
+            "ConditionExpression": HISTORY_CONDITION,
+            "ExpressionAttributeValues": {":fp": self.history["fingerprint"]},
+        }
+
+    def current_request(self) -> dict[str, Any]:
+        """PutItem (INSERT/UPDATE) or UpdateItem (DELETE) arguments for V#CURRENT."""
+        values = {":b": {"S": self.batch_id}, ":fp": {"S": self.fingerprint}}
+        if self.kind != DELETE:
+            return {
+                "Item": self.current,
+                "ConditionExpression": CURRENT_CONDITION,
+                "ExpressionAttributeValues": values,
+            }
+        return {"Key": {"PK": self.current["PK"], "SK": self.current["SK"]},
+                **delete_update(self.current, self.absent, values)}
+
+
+def delete_update(current: Item, absent: tuple[str, ...], values: dict[str, Any]) -> dict[str, Any]:
+    """UpdateItem arguments that turn V#CURRENT into the closed version.
+
+    DESIGN.md asks for an update to ``is_current = false``, ``effective_to = active_to``; we SET
+    every attribute of the closed row (they equal the old current's, rule 2 changes nothing else)
+    and REMOVE business fields it lacks. The write costs the same, and the item ends exactly
+    equal to the projection even when V#CURRENT was missing or damaged before.
+    """
+    names: dict[str, str] = {}
+    sets: list[str] = []
+    for i, (attr, value) in enumerate(sorted(current.items())):
+        if attr in ("PK", "SK"):
+            continue
+        names[f"#a{i}"] = attr
+        values[f":a{i}"] = value
+        sets.append(f"#a{i} = :a{i}")
+    expression = "SET " + ", ".join(sets)
+    if absent:
+        for j, attr in enumerate(absent):
+            names[f"#r{j}"] = attr
+        expression += " REMOVE " + ", ".join(f"#r{j}" for j in range(len(absent)))
+    return {
+        "UpdateExpression": expression,
+        "ConditionExpression": CURRENT_CONDITION,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+def plan_entity(spec: EntitySpec, rows: Iterable[Row]) -> EntityPlan:
+    """Classify one key's rows of a single batch and derive its writes (see module doc)."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError("plan_entity needs at least one row")
+    batches = {str(r["ingestion_batch_id"]) for r in rows}
+    if len(batches) != 1:
+        raise PpstackError(f"rows of several batches given to one plan: {sorted(batches)}")
+    (batch_id,) = batches
+    current, closed_rows = split_versions(spec, rows)
+    if len(closed_rows) > 1:
+        raise PpstackError(
+            f"{spec.name} {entity_id(spec, rows[0])}: batch {batch_id} closed "
+            f"{len(closed_rows)} versions; one batch closes at most one per key"
+        )
+    closed = closed_rows[0] if closed_rows else None
+    eid = entity_id(spec, rows[0])
+    old, new = token_keys(spec, closed), token_keys(spec, current)
+    if current is not None:
+        kind = UPDATE if closed is not None else INSERT
+        current_item = version_item(spec, current, CURRENT_SK)
+    else:
+        assert closed is not None
+        kind = DELETE
+        current_item = version_item(spec, closed, CURRENT_SK)
+    return EntityPlan(
+        entity_id=eid,
+        kind=kind,
+        batch_id=batch_id,
+        history=history_item(spec, closed) if closed is not None else None,
+        token_adds=tuple(token_item(spec, eid, sk) for sk in sorted(new - old)),
+        current=current_item,
+        token_deletes=tuple(
+            {"PK": {"S": search_pk(spec.name)}, "SK": {"S": sk}} for sk in sorted(old - new)
+        ),
+        absent=tuple(f for f in spec.field_names if f not in current_item) if kind == DELETE else (),
+    )
+
+
+def item_key(spec: EntitySpec, eid: str) -> dict[str, dict[str, str]]:
+    return {"PK": {"S": item_pk(spec.name, eid)}, "SK": {"S": CURRENT_SK}}

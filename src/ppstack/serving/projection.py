@@ -1,0 +1,147 @@
+"""What DynamoDB must hold for an entity, as a pure function of its conformed rows.
+
+There is one definition of every item: ``version_item`` (V#CURRENT and V#<active_from>) and
+``token_items``. The sync plan, ``rebuild`` and ``reconcile`` all build items through these
+functions, so an incrementally synced table and a rebuilt one cannot drift apart by definition.
+
+Items are in DynamoDB's low-level attribute-value form (``{"S": ...}``), the form boto3's client
+sends and ``Scan`` returns, so reconcile compares them without conversion.
+
+Attribute choices that make the incremental and rebuilt paths agree:
+
+- ``last_ingestion_batch_id`` is the ``ingestion_batch_id`` of the row the item is made from. A
+  closed conformed row carries the id of the batch that closed it (DESIGN.md §3 rule 2), which is
+  exactly the batch whose sync writes the history item.
+- A logically deleted key's V#CURRENT is made from its newest closed row (``is_current`` false,
+  ``effective_to`` = the close date); the DELETE sync writes the same attributes.
+- NULL (and empty) business fields are omitted; dates are ``YYYY-MM-DD`` strings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from ppstack.entities.spec import EntitySpec
+from ppstack.errors import PpstackError
+from ppstack.serving.keys import CURRENT_SK, entity_tokens, history_sk, item_pk, search_pk
+
+Item = dict[str, dict[str, Any]]
+ItemKey = tuple[str, str]
+Row = Mapping[str, Any]
+
+# Attributes every version item has besides the business fields.
+VERSION_ATTRIBUTES = (
+    "PK", "SK", "entity_type", "entity_id", "effective_from", "effective_to", "is_current",
+    "fingerprint", "last_ingestion_batch_id",
+)
+
+
+def text(value: Any) -> str | None:
+    """A conformed value as the string DynamoDB stores (dates ISO, empty -> None)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    s = str(value)
+    return s or None
+
+
+def entity_id(spec: EntitySpec, row: Row) -> str:
+    eid = text(row.get(spec.key))
+    if eid is None:
+        raise PpstackError(f"conformed {spec.lname} row without a key ({spec.key}): {dict(row)}")
+    return eid
+
+
+def key_of(item: Item) -> ItemKey:
+    return item["PK"]["S"], item["SK"]["S"]
+
+
+def version_item(spec: EntitySpec, row: Row, sk: str) -> Item:
+    """The V#CURRENT or V#<active_from> item of one conformed row."""
+    eid = entity_id(spec, row)
+    item: Item = {
+        "PK": {"S": item_pk(spec.name, eid)},
+        "SK": {"S": sk},
+        "entity_type": {"S": spec.name},
+        "entity_id": {"S": eid},
+        "effective_from": {"S": text(row["active_from"]) or ""},
+        "effective_to": {"S": text(row["active_to"]) or ""},
+        "is_current": {"BOOL": bool(row["is_current"])},
+        "fingerprint": {"S": str(row["fingerprint"])},
+        "last_ingestion_batch_id": {"S": str(row["ingestion_batch_id"])},
+    }
+    for name in spec.field_names:
+        value = text(row.get(name))
+        if value is not None:
+            item[name] = {"S": value}
+    return item
+
+
+def history_item(spec: EntitySpec, row: Row) -> Item:
+    return version_item(spec, row, history_sk(text(row["active_from"]) or ""))
+
+
+def token_keys(spec: EntitySpec, row: Row | None) -> set[str]:
+    """Token sort keys of a row (empty for ``None``), via the one tokenizer in ``keys``."""
+    if row is None:
+        return set()
+    texts = {f: text(row.get(f)) for f in spec.search_fields}
+    return entity_tokens(spec.name, entity_id(spec, row), texts, spec.search_fields)
+
+
+def token_item(spec: EntitySpec, eid: str, sk: str) -> Item:
+    """A search token item; ``entity_id`` lets a reader skip parsing the sort key."""
+    return {"PK": {"S": search_pk(spec.name)}, "SK": {"S": sk}, "entity_id": {"S": eid}}
+
+
+def split_versions(spec: EntitySpec, rows: Iterable[Row]) -> tuple[Row | None, list[Row]]:
+    """(the current row or None, closed rows by active_from) of ONE key; checks rule 1."""
+    current: list[Row] = []
+    closed: list[Row] = []
+    for r in rows:
+        (current if r["is_current"] else closed).append(r)
+    if len(current) > 1:
+        raise PpstackError(
+            f"{spec.name} {entity_id(spec, current[0])} has {len(current)} current rows in "
+            "conformed; at most one is allowed (DESIGN.md §3 rule 1)"
+        )
+    closed.sort(key=lambda r: text(r["active_from"]) or "")
+    return (current[0] if current else None), closed
+
+
+def project_key(spec: EntitySpec, rows: Iterable[Row]) -> dict[ItemKey, Item]:
+    """Every item one key's full history implies."""
+    current, closed = split_versions(spec, rows)
+    items = [history_item(spec, r) for r in closed]
+    newest = current if current is not None else (closed[-1] if closed else None)
+    if newest is None:
+        return {}
+    items.append(version_item(spec, newest, CURRENT_SK))
+    eid = entity_id(spec, newest)
+    items.extend(token_item(spec, eid, sk) for sk in sorted(token_keys(spec, current)))
+    return {key_of(i): i for i in items}
+
+
+def group_by_key(spec: EntitySpec, rows: Iterable[Row]) -> dict[str, list[Row]]:
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        groups[entity_id(spec, r)].append(r)
+    return groups
+
+
+def project(spec: EntitySpec, rows: Iterable[Row]) -> dict[ItemKey, Item]:
+    """The whole DynamoDB content for ``spec`` implied by ALL its conformed rows.
+
+    One V#CURRENT per key (newest version), one V#<active_from> per closed version, tokens for
+    current rows only. Used by rebuild, reconcile and the tests' expectations.
+    """
+    out: dict[ItemKey, Item] = {}
+    for key_rows in group_by_key(spec, rows).values():
+        out.update(project_key(spec, key_rows))
+    return out

@@ -1,0 +1,99 @@
+"""``ppstack sync ENTITY --rebuild``: repopulate an empty table from the conformed table alone.
+
+Writes exactly ``projection.project(spec, rows)`` (the same item functions the incremental
+sync uses) with unconditional BatchWriteItem puts of 25, many requests in flight at once.
+Puts overwrite, so a rebuild interrupted half-way is finished by running it again. On a table
+that already holds items of the entity, items the projection does not contain are left alone:
+run ``ppstack reconcile`` afterwards to list them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ppstack.entities.spec import EntitySpec
+from ppstack.serving import retry
+from ppstack.serving.apply import DEFAULT_WORKERS
+from ppstack.serving.keys import CURRENT_SK, search_pk
+from ppstack.serving.projection import Item, Row, project
+from ppstack.serving.read import all_rows
+from ppstack.serving.table import ensure_table
+
+
+@dataclass
+class RebuildStats:
+    keys: int = 0
+    current_items: int = 0
+    history_items: int = 0
+    token_items: int = 0
+
+    @property
+    def items(self) -> int:
+        return self.current_items + self.history_items + self.token_items
+
+    def to_dict(self) -> dict[str, int]:
+        return {**asdict(self), "items": self.items}
+
+
+def count_items(spec: EntitySpec, items: Iterable[Item]) -> RebuildStats:
+    stats = RebuildStats()
+    spk = search_pk(spec.name)
+    for i in items:
+        if i["PK"]["S"] == spk:
+            stats.token_items += 1
+        elif i["SK"]["S"] == CURRENT_SK:
+            stats.current_items += 1
+        else:
+            stats.history_items += 1
+    stats.keys = stats.current_items
+    return stats
+
+
+def write_items(
+    client: Any,
+    table: str,
+    items: list[Item],
+    *,
+    workers: int = DEFAULT_WORKERS,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Unconditional BatchWriteItem puts of distinct items, ``workers`` requests in flight."""
+    requests = [{"PutRequest": {"Item": i}} for i in items]
+    chunks = list(retry.chunked(requests, retry.BATCH_WRITE_MAX))
+    written = 0
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for n in pool.map(lambda c: retry.batch_write(client, table, c), chunks):
+            written += n
+            if progress is not None:
+                progress(n)
+    return written
+
+
+def rebuild_rows(
+    rt: Any,
+    spec: EntitySpec,
+    rows: Iterable[Row],
+    *,
+    workers: int = DEFAULT_WORKERS,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> RebuildStats:
+    """Write every item ``rows`` (ALL conformed rows of the entity) imply.
+
+    ``on_total`` receives the item count before writing starts (to size a progress bar);
+    ``progress`` receives the number of items each finished request wrote.
+    """
+    items = list(project(spec, rows).values())
+    if on_total is not None:
+        on_total(len(items))
+    ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
+    write_items(rt.dynamodb, rt.settings.dynamodb_table, items, workers=workers, progress=progress)
+    return count_items(spec, items)
+
+
+def rebuild(rt: Any, spec: EntitySpec, **kwargs: Any) -> RebuildStats:
+    """Read ``conformed.<entity>`` through the engine and rebuild its DynamoDB items."""
+    return rebuild_rows(rt, spec, all_rows(rt, spec), **kwargs)

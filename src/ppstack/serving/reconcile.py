@@ -1,0 +1,105 @@
+"""``ppstack reconcile ENTITY``: every difference between DynamoDB and the conformed table.
+
+The expected content is ``projection.project`` of all conformed rows (the same function rebuild
+uses); the actual content is a parallel Scan of the entity's items (``ITEM#<E>#…`` and
+``SEARCH#<E>``). Differences: ``missing`` / ``extra`` / ``stale`` version items (stale names the
+attributes that differ) and ``missing_token`` / ``extra_token`` / ``stale_token`` search items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ppstack.entities.spec import EntitySpec
+from ppstack.serving import retry
+from ppstack.serving.apply import DEFAULT_WORKERS
+from ppstack.serving.keys import item_pk, search_pk
+from ppstack.serving.projection import Item, ItemKey, Row, key_of, project
+from ppstack.serving.read import all_rows
+from ppstack.serving.table import ensure_table
+
+
+@dataclass(frozen=True, order=True)
+class Difference:
+    pk: str
+    sk: str
+    kind: str  # missing | extra | stale | missing_token | extra_token | stale_token
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _show(value: dict[str, Any] | None) -> str:
+    if value is None:
+        return "(absent)"
+    ((_, v),) = value.items()
+    return repr(v)
+
+
+def scan_entity(
+    client: Any, table: str, spec: EntitySpec, segments: int = DEFAULT_WORKERS
+) -> dict[ItemKey, Item]:
+    """Every item of ``spec`` in the table, read with ``segments`` parallel Scan segments."""
+    item_prefix = item_pk(spec.name, "")
+
+    def segment(n: int) -> list[Item]:
+        out: list[Item] = []
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "Segment": n,
+            "TotalSegments": segments,
+            "FilterExpression": "begins_with(PK, :ip) OR PK = :sp",
+            "ExpressionAttributeValues": {
+                ":ip": {"S": item_prefix}, ":sp": {"S": search_pk(spec.name)},
+            },
+        }
+        while True:
+            page = retry.call(client.scan, **kwargs)
+            out.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    with ThreadPoolExecutor(max(1, segments)) as pool:
+        parts = list(pool.map(segment, range(max(1, segments))))
+    return {key_of(i): i for part in parts for i in part}
+
+
+def compare(spec: EntitySpec, expected: dict[ItemKey, Item], actual: dict[ItemKey, Item]) -> list[Difference]:
+    """All differences between the expected items and the ones found, sorted by key."""
+    token_pk = search_pk(spec.name)
+    diffs: list[Difference] = []
+    for key in expected.keys() | actual.keys():
+        pk, sk = key
+        suffix = "_token" if pk == token_pk else ""
+        want, have = expected.get(key), actual.get(key)
+        if have is None:
+            diffs.append(Difference(pk, sk, "missing" + suffix))
+        elif want is None:
+            diffs.append(Difference(pk, sk, "extra" + suffix))
+        elif want != have:
+            attrs = sorted(a for a in want.keys() | have.keys() if want.get(a) != have.get(a))
+            detail = "; ".join(
+                f"{a}: dynamodb={_show(have.get(a))} conformed={_show(want.get(a))}" for a in attrs
+            )
+            diffs.append(Difference(pk, sk, "stale" + suffix, detail))
+    return sorted(diffs)
+
+
+def reconcile_rows(
+    rt: Any, spec: EntitySpec, rows: Iterable[Row], *, segments: int = DEFAULT_WORKERS
+) -> list[Difference]:
+    """Differences between the table and the projection of ``rows`` (ALL conformed rows)."""
+    expected = project(spec, rows)
+    ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
+    actual = scan_entity(rt.dynamodb, rt.settings.dynamodb_table, spec, segments)
+    return compare(spec, expected, actual)
+
+
+def reconcile(rt: Any, spec: EntitySpec, **kwargs: Any) -> list[Difference]:
+    """Read ``conformed.<entity>`` through the engine and reconcile the table against it."""
+    return reconcile_rows(rt, spec, all_rows(rt, spec), **kwargs)

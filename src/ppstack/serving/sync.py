@@ -1,0 +1,56 @@
+"""``ppstack sync ENTITY --batch-id B``: bring DynamoDB in step with one conformed batch.
+
+``sync_rows`` is the worker (rows in, writes out; testable without an engine); ``sync_batch``
+reads the batch's rows through the SQL engine and calls it. The pipeline calls ``sync_batch`` as
+the last step of ``ppstack run`` and stores ``SyncStats.to_dict()`` in the batch ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ppstack.entities.spec import EntitySpec
+from ppstack.errors import PpstackError
+from ppstack.layout import check_batch_id
+from ppstack.serving.apply import DEFAULT_CHUNK, DEFAULT_WORKERS, Applier, SyncStats
+from ppstack.serving.plan import EntityPlan, plan_entity
+from ppstack.serving.projection import Row, group_by_key
+from ppstack.serving.read import batch_rows
+from ppstack.serving.table import ensure_table
+
+__all__ = ["SyncStats", "plan_batch", "sync_batch", "sync_rows"]
+
+
+def plan_batch(spec: EntitySpec, batch_id: str, rows: Iterable[Row]) -> list[EntityPlan]:
+    """One plan per key of the batch, in key order (pure)."""
+    rows = list(rows)
+    foreign = {str(r["ingestion_batch_id"]) for r in rows} - {batch_id}
+    if foreign:
+        raise PpstackError(f"sync of batch {batch_id} was given rows of {sorted(foreign)}")
+    groups = group_by_key(spec, rows)
+    return [plan_entity(spec, groups[k]) for k in sorted(groups)]
+
+
+def sync_rows(
+    rt: Any,
+    spec: EntitySpec,
+    batch_id: str,
+    rows: Iterable[Row],
+    *,
+    workers: int = DEFAULT_WORKERS,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> SyncStats:
+    """Apply batch ``batch_id`` given its conformed rows; safe to repeat, any time."""
+    check_batch_id(batch_id)
+    plans = plan_batch(spec, batch_id, rows)
+    ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
+    return Applier(rt.dynamodb, rt.settings.dynamodb_table, workers).apply(
+        plans, chunk_size, progress
+    )
+
+
+def sync_batch(rt: Any, spec: EntitySpec, batch_id: str, **kwargs: Any) -> SyncStats:
+    """Read batch ``batch_id`` from ``conformed.<entity>`` through the engine and sync it."""
+    return sync_rows(rt, spec, batch_id, batch_rows(rt, spec, check_batch_id(batch_id)), **kwargs)
