@@ -1,5 +1,308 @@
-"""CLI commands of the sql area (query, sql render, stage). Register click commands in COMMANDS."""
+"""CLI commands of the sql area: ``ppstack query``, ``ppstack sql render``, ``ppstack stage``.
+
+stdout carries data only (query rows, rendered SQL, the stage report); progress goes to stderr.
+"""
 
 from __future__ import annotations
 
-COMMANDS: tuple = ()
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import click
+
+from ppstack.backends import Runtime
+from ppstack.entities import get_entity, get_source
+from ppstack.entities.spec import EntitySpec
+from ppstack.errors import BadInput
+from ppstack.layout import check_batch_id, check_date, new_batch_id
+from ppstack.settings import Settings
+
+# ---- ppstack query ------------------------------------------------------------------------------
+
+# Hook for options that rewrite the user's SQL before it runs (e.g. a system-time ``--as-of``):
+# (click option, rewrite(sql, value, settings) -> sql). A rewrite is applied only when its option
+# was given. Another area may append to this tuple before ``cli.main`` registers the commands.
+QueryRewrite = Callable[[str, Any, Settings], str]
+
+
+def _as_of_snapshot(sql: str, snapshot: int, settings: Settings) -> str:
+    """Read every conformed (Iceberg) table of ``sql`` as of Iceberg snapshot ``snapshot``."""
+    return _pin_conformed(sql, f"FOR VERSION AS OF {int(snapshot)}", settings)
+
+
+def _as_of_time(sql: str, instant: str, settings: Settings) -> str:
+    """Read every conformed (Iceberg) table of ``sql`` as it was committed at ``instant`` (UTC)."""
+    try:
+        moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(f"--as-of-time must be an ISO 8601 instant, not {instant!r}") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    # The same literal form as pipeline.timetravel.as_of_time (a UTC wall-clock instant).
+    # ref: https://docs.aws.amazon.com/athena/latest/ug/querying-iceberg-time-travel-and-version-travel-queries.html
+    text = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return _pin_conformed(sql, f"FOR TIMESTAMP AS OF TIMESTAMP '{text}'", settings)
+
+
+def _pin_conformed(sql: str, clause: str, settings: Settings) -> str:
+    """Add a time-travel clause after every reference to a table of the conformed namespace."""
+    import sqlglot
+    from sqlglot import exp
+
+    from ppstack.sql.params import CONFORMED_NS
+
+    try:
+        tree = sqlglot.parse_one(sql, read="athena")
+    except sqlglot.errors.ParseError as e:
+        raise BadInput(f"cannot parse the query: {e}") from None
+    version = sqlglot.parse_one(f"SELECT * FROM t {clause}", read="athena").find(exp.Table).args["version"]
+    pinned = 0
+    for table in tree.find_all(exp.Table):
+        if table.db == CONFORMED_NS:
+            table.set("version", version.copy())
+            pinned += 1
+    if not pinned:
+        raise BadInput(f"time travel applies to {CONFORMED_NS}.<entity> tables; the query reads none")
+    return tree.sql(dialect="athena")
+
+
+QUERY_REWRITES: tuple[tuple[click.Option, QueryRewrite], ...] = (
+    (click.Option(["--as-of-snapshot"], type=int, default=None, metavar="SNAPSHOT_ID",
+                  help="System time: read conformed tables as of this Iceberg snapshot id."),
+     _as_of_snapshot),
+    (click.Option(["--as-of-time"], default=None, metavar="ISO_INSTANT",
+                  help="System time: read conformed tables as committed at this UTC instant."),
+     _as_of_time),
+)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    value = _json_value(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    """Rows as an aligned text table, CSV (header row) or a JSON array of row objects."""
+    if fmt == "json":
+        objs = [{c: _json_value(v) for c, v in zip(columns, r, strict=True)} for r in rows]
+        return json.dumps(objs, indent=2, default=str)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_text(v) for v in r] for r in rows])
+        return buf.getvalue().rstrip("\n")
+    cells = [[_text(v) for v in r] for r in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
+    out = [line(list(columns)), line(["-" * w for w in widths])]
+    out += [line(r) for r in cells]
+    return "\n".join(out)
+
+
+def _query_command() -> click.Command:
+    @click.pass_context
+    def query(ctx: click.Context, sql: str, fmt: str, **options: Any) -> None:
+        """Run one Athena SQL statement on the active backend's catalog.
+
+        Tables: raw.<entity>_<source>_<member>, staging.<entity>_batch / _rejects (these two
+        need WHERE ingestion_batch_id = '<id>'), conformed.<entity>.
+
+        \b
+        Example:
+          ppstack query "SELECT count(*) FROM conformed.drug WHERE is_current"
+          ppstack query "SELECT * FROM staging.drug_batch WHERE ingestion_batch_id = '20250103T060012.123456Z' LIMIT 5" --format json
+        """
+        settings: Settings = ctx.obj["settings"]
+        for option, rewrite in QUERY_REWRITES:
+            value = options.get(option.name or "")
+            if value is not None:
+                sql = rewrite(sql, value, settings)
+        rt = Runtime(settings)
+        try:
+            result = rt.engine.execute(sql)
+        finally:
+            rt.close()
+        if not result.columns:
+            count = "" if result.rowcount is None else f" ({result.rowcount} rows)"
+            click.echo(f"ok{count}", err=True)
+            return
+        click.echo(format_rows(result.columns, result.rows, fmt))
+
+    params: list[click.Parameter] = [
+        click.Argument(["sql"]),
+        click.Option(["--format", "fmt"], type=click.Choice(["table", "csv", "json"]),
+                     default="table", show_default=True, help="Output format on stdout."),
+    ]
+    params += [option for option, _rewrite in QUERY_REWRITES]
+    return click.Command("query", callback=query, params=params, help=query.__doc__)
+
+
+# ---- ppstack sql render -------------------------------------------------------------------------
+
+TemplateFor = Callable[[EntitySpec, str], str]
+
+# Step alias -> template name for an entity and source. Other areas may add their steps here.
+STEP_TEMPLATES: dict[str, TemplateFor] = {
+    "bootstrap_raw_db": lambda spec, src: "ddl_database_raw",
+    "bootstrap_staging_db": lambda spec, src: "ddl_database_staging",
+    "ddl_raw": lambda spec, src: "ddl_table_raw",
+    "ddl_staging": lambda spec, src: "ddl_staging_batch",
+    "ddl_rejects": lambda spec, src: "ddl_staging_rejects",
+    "stage": lambda spec, src: spec.staging_template[src],
+    "stage_rejects": lambda spec, src: spec.staging_template[src] + "_rejects",
+    "stage_counts": lambda spec, src: spec.staging_template[src] + "_counts",
+    "stage_drop": lambda spec, src: "stage_drop_ctas",
+    "ddl_conformed": lambda spec, src: "ddl_conformed",
+    "close": lambda spec, src: "scd2_close",
+    "insert": lambda spec, src: "scd2_insert",
+}
+
+
+class _TableRefs:
+    """``table_ref`` without an engine (rendering must not need AWS access or a local catalog)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def table_ref(self, namespace: str, table: str) -> str:
+        from ppstack.sql.params import table_ref_for
+
+        return table_ref_for(self.settings.backend, self.settings.table_bucket, namespace, table)
+
+
+def render_step(settings: Settings, template: str, entity: str, source: str | None,
+                ingest_date: str, batch_id: str) -> str:
+    """The exact SQL of ``template`` (a step alias or a template name) for one batch."""
+    from ppstack.sql import load, placeholders, render_text, template_names
+    from ppstack.sql.params import (
+        batch_params,
+        entity_params,
+        raw_table_params,
+        staging_ddl_params,
+    )
+
+    spec = get_entity(entity)
+    src = get_source(spec, source or spec.sources[0])
+    check_date(ingest_date)
+    check_batch_id(batch_id)
+    if template in STEP_TEMPLATES:
+        try:
+            name = STEP_TEMPLATES[template](spec, src.name)
+        except KeyError:
+            raise BadInput(f"step {template!r} has no template for {spec.name} {src.name}") from None
+    elif template in template_names():
+        name = template
+    else:
+        raise BadInput(f"unknown step or template {template!r}; steps: {', '.join(STEP_TEMPLATES)}; "
+                       f"templates: {', '.join(template_names())}")
+    bucket = settings.bucket
+    params = entity_params(spec, _TableRefs(settings), bucket)  # type: ignore[arg-type]
+    params.update(staging_ddl_params(spec, bucket))
+    params.update(batch_params(spec, src, ingest_date, batch_id, bucket))
+    params.setdefault("drop_table", params["ctas_table"])
+    params.setdefault("as_of_date", f"DATE '{ingest_date}'")
+    text = load(name)
+    if "raw_table" in placeholders(text):  # one statement per source member
+        parts = []
+        for member in src.members:
+            p = {**params, **raw_table_params(spec, src, member, bucket)}
+            parts.append(f"-- member: {member.name}\n" + render_text(text, p).rstrip() + ";")
+        return "\n\n".join(parts)
+    try:
+        return render_text(text, params).rstrip()
+    except KeyError as e:
+        raise BadInput(f"template {name!r} needs parameters this command cannot supply: {e}") from None
+
+
+@click.group("sql")
+def sql_group() -> None:
+    """Inspect the SQL templates (Athena dialect) the pipeline runs."""
+
+
+@sql_group.command("render", help=f"""Print the exact SQL a step runs, for the active backend.
+
+TEMPLATE is a step alias or a template name. Steps: {', '.join(STEP_TEMPLATES)}.
+--backend aws (on ppstack) renders conformed tables as "s3tablescatalog/<table bucket>"."conformed"."<entity>".
+
+\b
+Example:
+  ppstack sql render stage DRUG --date 2019-04-29
+  ppstack --backend aws sql render close DRUG --date 2019-04-29 --batch-id 20190429T060000.000000Z
+""")
+@click.argument("template")
+@click.argument("entity")
+@click.option("--source", default=None, help="Source (default: the entity's first source).")
+@click.option("--date", "ingest_date", default=None, metavar="YYYY-MM-DD",
+              help="Ingest date of the batch (default: today, UTC).")
+@click.option("--batch-id", default=None, help="Batch id (default: a new one).")
+@click.pass_context
+def render_command(ctx: click.Context, template: str, entity: str, source: str | None,
+                   ingest_date: str | None, batch_id: str | None) -> None:
+    batch_id = batch_id or new_batch_id()
+    ingest_date = ingest_date or f"{batch_id[0:4]}-{batch_id[4:6]}-{batch_id[6:8]}"
+    click.echo(render_step(ctx.obj["settings"], template, entity, source, ingest_date, batch_id))
+
+
+# ---- ppstack stage ------------------------------------------------------------------------------
+
+@click.command("stage")
+@click.argument("entity")
+@click.argument("source")
+@click.option("--date", "ingest_date", required=True, metavar="YYYY-MM-DD",
+              help="Ingest date of the archived delivery to stage.")
+@click.option("--batch-id", default=None, help="Batch id (default: a new one). Re-running a batch id is a no-op.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Report format on stdout.")
+@click.pass_context
+def stage_command(ctx: click.Context, entity: str, source: str, ingest_date: str,
+                  batch_id: str | None, fmt: str) -> None:
+    """Stage an archived delivery as one batch: staging/<ENTITY>/<batch id>/ + rejects.
+
+    \b
+    Example:
+      ppstack stage DRUG FDA_NDC --date 2019-04-29
+      ppstack stage LABELER FDA_NDC --date 2019-04-29 --batch-id 20190429T060000.000000Z --format json
+    """
+    from ppstack.pipeline.stage import stage
+
+    spec = get_entity(entity)
+    src = get_source(spec, source)
+    check_date(ingest_date)
+    batch_id = check_batch_id(batch_id) if batch_id else new_batch_id()
+    quiet = bool(ctx.obj.get("quiet"))
+    rt = Runtime(ctx.obj["settings"])
+    try:
+        result = stage(rt, spec, src, ingest_date, batch_id,
+                       progress=None if quiet else lambda m: click.echo(m, err=True))
+    finally:
+        rt.close()
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        return
+    click.echo(f"batch_id  {result.batch_id}")
+    click.echo(result.report())
+
+
+COMMANDS: tuple[click.Command, ...] = (_query_command(), sql_group, stage_command)
