@@ -1,0 +1,339 @@
+"""The batch pipeline on AWS: a Step Functions state machine that runs the Athena statements
+(``startQueryExecution.sync``) and two small Lambdas for the work between them.
+
+Why Step Functions: Athena DML may run up to hours, Lambda only 15 minutes; ``.sync`` waits
+without code and gives Retry/Catch per statement.
+ref: https://docs.aws.amazon.com/step-functions/latest/dg/connect-athena.html
+
+Flow (state = small JSON built by ``ppstack.pipeline.aws_handler``)::
+
+    Prepare (Lambda) -> Ready? -no-> Done
+                          | yes
+    Stage (Map over sql.stage, one Athena .sync at a time: CTAS staging, drop CTAS table, ...)
+    -> Guard (Lambda: ledger staged, order + mass-delete guards, render close/insert SQL)
+    -> Close (Athena MERGE .sync) -> RecordClosed (Lambda)
+    -> Insert (Athena INSERT .sync) -> RecordInserted (Lambda)
+    -> Sync (Lambda with DynamoDB write access) -> Done
+    any failure -> MarkFailed (Lambda: ledger failed, release lock) -> Failed
+
+Started by EventBridge: S3 "Object Created" under ``raw/`` and a daily schedule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from ppstack.settings import ENV
+from ppstack.sql.params import CONFORMED_NS, RAW_NS, STAGING_NS
+from ppstack_infra.config import StackConfig
+from ppstack_infra.serving import PYTHON_RUNTIME, Serving
+from ppstack_infra.storage import Storage
+
+ATHENA_SYNC = "athena:startQueryExecution.sync"
+ATHENA_RETRY_ERRORS = ["Athena.TooManyRequestsException"]
+
+# Archive prefixes (ppstack.layout) by what the pipeline may do with them.
+READ_PREFIXES = ("raw/", "raw_tabular/", "staging/", "staging_rejects/", "batches/", "locks/")
+ATHENA_WRITE_PREFIXES = ("staging/", "staging_rejects/")
+LEDGER_PREFIXES = ("batches/", "locks/")
+
+DYNAMODB_SYNC_ACTIONS = [
+    "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
+    "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+]
+
+
+class Pipeline(Construct):
+    def __init__(self, scope: Construct, id: str, *, config: StackConfig, storage: Storage,
+                 serving: Serving, code: lambda_.Code) -> None:
+        super().__init__(scope, id)
+        self.config = config
+        self.storage = storage
+        self.serving = serving
+        env = self._environment()
+        self.steps_fn = self._function("StepsFunction", "ppstack.pipeline.aws_handler.step",
+                                       code, env, Duration.minutes(5))
+        self.sync_fn = self._function("SyncFunction", "ppstack.pipeline.aws_handler.sync",
+                                      code, env, Duration.minutes(15))
+        for fn in (self.steps_fn, self.sync_fn):
+            for statement in self.athena_statements(write=False) + self.ledger_statements():
+                fn.add_to_role_policy(statement)
+        self.sync_fn.add_to_role_policy(iam.PolicyStatement(
+            sid="SyncServingTable",
+            actions=DYNAMODB_SYNC_ACTIONS,
+            resources=[serving.table.table_arn],
+        ))
+        self.state_machine = self._state_machine()
+        self._triggers()
+
+    # ---- functions ----------------------------------------------------------------------------
+
+    def _environment(self) -> dict[str, str]:
+        c = self.config
+        return {
+            ENV["backend"]: "aws",
+            ENV["home"]: "/tmp/ppstack",  # the only writable path in Lambda
+            ENV["bucket"]: self.storage.archive.bucket_name,
+            ENV["table_bucket"]: c.table_bucket,
+            ENV["dynamodb_table"]: self.serving.table.table_name,
+            ENV["athena_workgroup"]: c.athena_workgroup,
+            ENV["athena_output"]: self.storage.results_location,
+            ENV["mass_delete_threshold"]: c.mass_delete_threshold,
+        }
+
+    def _function(self, construct_id: str, handler: str, code: lambda_.Code,
+                  env: dict[str, str], timeout: Duration) -> lambda_.Function:
+        return lambda_.Function(
+            self, construct_id,
+            runtime=PYTHON_RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=handler,
+            code=code,
+            memory_size=1024,
+            timeout=timeout,
+            environment=env,
+            log_group=logs.LogGroup(self, f"{construct_id}Logs",
+                                    retention=logs.RetentionDays.SIX_MONTHS,
+                                    removal_policy=RemovalPolicy.DESTROY),
+        )
+
+    # ---- IAM ----------------------------------------------------------------------------------
+
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+
+    def athena_statements(self, *, write: bool) -> list[iam.PolicyStatement]:
+        """Least privilege for running ppstack's SQL in the workgroup.
+
+        Athena runs a statement with the caller's permissions, so the caller needs Glue (the
+        ``raw``/``staging`` databases and the federated ``s3tablescatalog``), S3 Tables data
+        access, the source/target prefixes and the results bucket.
+        ref: https://docs.aws.amazon.com/athena/latest/ug/gdc-register-s3-table-bucket-cat.html
+        """
+        c = self.config
+        archive = self.storage.archive
+        results = self.storage.results
+        tb_arn = self.storage.table_bucket.attr_table_bucket_arn
+        s3tables_catalog = f"s3tablescatalog/{c.table_bucket}"
+        glue_read = ["glue:GetCatalog", "glue:GetDatabase", "glue:GetDatabases", "glue:GetTable",
+                     "glue:GetTables", "glue:GetPartition", "glue:GetPartitions",
+                     "glue:BatchGetPartition"]
+        glue_write = ["glue:CreateTable", "glue:DeleteTable", "glue:UpdateTable",
+                      "glue:BatchCreatePartition"]
+        s3tables_read = ["s3tables:GetTableBucket", "s3tables:GetNamespace", "s3tables:GetTable",
+                         "s3tables:GetTableMetadataLocation", "s3tables:GetTableData"]
+        s3tables_write = ["s3tables:PutTableData", "s3tables:UpdateTableMetadataLocation"]
+        statements = [
+            iam.PolicyStatement(
+                sid="AthenaWorkgroup",
+                actions=["athena:StartQueryExecution", "athena:StopQueryExecution",
+                         "athena:GetQueryExecution", "athena:GetQueryResults",
+                         "athena:GetWorkGroup"],
+                resources=[self._arn("athena", f"workgroup/{c.athena_workgroup}")],
+            ),
+            iam.PolicyStatement(
+                sid="AthenaCatalogs",
+                actions=["athena:GetDataCatalog"],
+                resources=[self._arn("athena", "datacatalog/AwsDataCatalog")],
+            ),
+            iam.PolicyStatement(
+                sid="GlueCatalog",
+                actions=glue_read + (glue_write if write else []),
+                resources=[
+                    self._arn("glue", "catalog"),
+                    *(self._arn("glue", f"database/{db}") for db in (RAW_NS, STAGING_NS)),
+                    *(self._arn("glue", f"table/{db}/*") for db in (RAW_NS, STAGING_NS)),
+                    self._arn("glue", "catalog/s3tablescatalog"),
+                    self._arn("glue", f"catalog/{s3tables_catalog}"),
+                    self._arn("glue", f"database/{s3tables_catalog}/{CONFORMED_NS}"),
+                    self._arn("glue", f"table/{s3tables_catalog}/{CONFORMED_NS}/*"),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="S3TablesData",
+                actions=s3tables_read + (s3tables_write if write else []),
+                resources=[tb_arn, f"{tb_arn}/table/*"],
+            ),
+            iam.PolicyStatement(
+                sid="ArchiveList",
+                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[archive.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ArchiveRead",
+                actions=["s3:GetObject"],
+                resources=[archive.arn_for_objects(p + "*") for p in READ_PREFIXES],
+            ),
+            iam.PolicyStatement(
+                sid="AthenaResults",
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",
+                         "s3:ListMultipartUploadParts", "s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[results.bucket_arn, results.arn_for_objects("*")],
+            ),
+        ]
+        if write:
+            statements.append(iam.PolicyStatement(
+                sid="StagingWrite",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                resources=[archive.arn_for_objects(p + "*") for p in ATHENA_WRITE_PREFIXES],
+            ))
+        return statements
+
+    def ledger_statements(self) -> list[iam.PolicyStatement]:
+        """Batch ledger and run locks: conditional puts; a lock is released by deleting it."""
+        archive = self.storage.archive
+        return [iam.PolicyStatement(
+            sid="LedgerWrite",
+            actions=["s3:PutObject", "s3:DeleteObject"],
+            resources=[archive.arn_for_objects(p + "*") for p in LEDGER_PREFIXES],
+        )]
+
+    # ---- state machine ------------------------------------------------------------------------
+
+    def _athena_task(self, id: str, query_path: str, database: str,
+                     result_path: str | None) -> sfn.CustomState:
+        """An Athena ``.sync`` task as plain ASL, so the role gets exactly our policy.
+
+        The execution context stays in the default Glue catalog: the rendered SQL names
+        conformed tables with the quoted ``"s3tablescatalog/<bucket>"`` 3-part name and reads
+        ``staging.*`` unqualified by catalog, which a ``s3tablescatalog`` context would break.
+        """
+        state: dict[str, Any] = {
+            "Type": "Task",
+            "Resource": f"arn:{Aws.PARTITION}:states:::{ATHENA_SYNC}",
+            "Parameters": {
+                "QueryString.$": query_path,
+                "WorkGroup": self.config.athena_workgroup,
+                "QueryExecutionContext": {"Catalog": "AwsDataCatalog", "Database": database},
+                "ResultConfiguration": {"OutputLocation": self.storage.results_location},
+            },
+            "ResultSelector": {"QueryExecutionId.$": "$.QueryExecution.QueryExecutionId"},
+        }
+        state["ResultPath"] = result_path
+        task = sfn.CustomState(self, id, state_json=state)
+        # Queued DML counts against the active-query quota: over it, Athena answers
+        # TooManyRequestsException. ref: https://docs.aws.amazon.com/athena/latest/ug/service-limits.html
+        task.add_retry(errors=ATHENA_RETRY_ERRORS, interval=Duration.seconds(15),
+                       max_attempts=8, backoff_rate=2.0, max_delay=Duration.minutes(5))
+        return task
+
+    def _step(self, id: str, action: str, **extra: Any) -> tasks.LambdaInvoke:
+        payload = {"action": action, "state": sfn.JsonPath.entire_payload, **extra}
+        return tasks.LambdaInvoke(
+            self, id,
+            lambda_function=self.steps_fn,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            result_path="$",
+        )
+
+    def _state_machine(self) -> sfn.StateMachine:
+        failed = sfn.Fail(self, "Failed", cause="batch failed; see the ledger record",
+                          error="PpstackBatchFailed")
+        mark_failed = tasks.LambdaInvoke(
+            self, "MarkFailed",
+            lambda_function=self.steps_fn,
+            payload=sfn.TaskInput.from_object({
+                "action": "fail",
+                "state": sfn.JsonPath.entire_payload,
+                "error": sfn.JsonPath.object_at("$.error"),
+            }),
+            payload_response_only=True,
+            result_path=sfn.JsonPath.DISCARD,
+        ).next(failed)
+
+        def guarded(state: Any) -> Any:
+            state.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
+            return state
+
+        prepare = self._step("Prepare", "prepare")  # no catch: nothing to mark before a batch exists
+        done = sfn.Succeed(self, "Done")
+        nothing = sfn.Succeed(self, "NothingToDo", comment="archive incomplete, locked or no batch")
+
+        stage_map = sfn.Map(
+            self, "Stage",
+            items_path="$.sql.stage",
+            item_selector={"sql": sfn.JsonPath.string_at("$$.Map.Item.Value")},
+            max_concurrency=1,  # statements depend on each other: strictly in order
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        stage_map.item_processor(self._athena_task("StageStatement", "$.sql", STAGING_NS, None))
+        guarded(stage_map)
+
+        close = guarded(self._athena_task("Close", "$.sql.close", STAGING_NS, "$.athena.close"))
+        insert = guarded(self._athena_task("Insert", "$.sql.insert", STAGING_NS, "$.athena.insert"))
+        guard = guarded(self._step("Guard", "guard"))
+        record_closed = guarded(self._step("RecordClosed", "record", step="closed"))
+        record_inserted = guarded(self._step("RecordInserted", "record", step="inserted"))
+        sync = guarded(tasks.LambdaInvoke(
+            self, "Sync",
+            lambda_function=self.sync_fn,
+            payload=sfn.TaskInput.from_object({"state": sfn.JsonPath.entire_payload}),
+            payload_response_only=True,
+            result_path="$",
+        ))
+
+        ready = sfn.Choice(self, "Ready?")
+        ready.when(
+            sfn.Condition.and_(sfn.Condition.is_present("$.ready"),
+                               sfn.Condition.boolean_equals("$.ready", True)),
+            stage_map.next(guard).next(close).next(record_closed).next(insert)
+            .next(record_inserted).next(sync).next(done),
+        )
+        ready.otherwise(nothing)
+
+        role = iam.Role(self, "StateMachineRole",
+                        assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
+        for statement in self.athena_statements(write=True):
+            role.add_to_policy(statement)
+
+        machine = sfn.StateMachine(
+            self, "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(prepare.next(ready)),
+            role=role,
+            timeout=Duration.hours(12),
+            tracing_enabled=False,
+            logs=sfn.LogOptions(
+                destination=logs.LogGroup(self, "StateMachineLogs",
+                                          retention=logs.RetentionDays.SIX_MONTHS,
+                                          removal_policy=RemovalPolicy.DESTROY),
+                level=sfn.LogLevel.ERROR,
+            ),
+        )
+        return machine
+
+    # ---- triggers -----------------------------------------------------------------------------
+
+    def _triggers(self) -> None:
+        archive = self.storage.archive
+        target = targets.SfnStateMachine(self.state_machine)
+        # ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
+        events.Rule(
+            self, "RawObjectCreated",
+            description="A new raw archive object starts (or is picked up by) a batch run",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [archive.bucket_name]},
+                    "object": {"key": [{"prefix": "raw/"}]},
+                },
+            ),
+            targets=[target],
+        )
+        events.Rule(
+            self, "DailyRun",
+            description="Daily sweep for archived batches that have not run",
+            schedule=events.Schedule.expression(self.config.schedule),
+            targets=[target],
+        )

@@ -1,0 +1,153 @@
+"""AWS entry points of the batch pipeline: thin Lambda handlers called by the Step Functions
+state machine that ``infra/`` deploys.
+
+Why this shape: Athena statements can run far longer than Lambda's 15 minutes, so the long SQL
+steps (CTAS stage -> MERGE close -> INSERT insert) are Step Functions
+``athena:startQueryExecution.sync`` tasks, and these handlers only do the short work between
+them. ref: https://docs.aws.amazon.com/step-functions/latest/dg/connect-athena.html
+
+Two Lambda functions use this module, so that only the sync function may write to DynamoDB:
+
+- ``step`` (function "PipelineSteps"): ``action`` = ``prepare`` | ``guard`` | ``record`` | ``fail``
+- ``sync`` (function "PipelineSync"): DynamoDB sync of one batch, then the ledger says ``synced``.
+
+The state they pass along is a small JSON object (Step Functions limits task input/output to
+256 KiB): ``{"entity", "source", "ingest_date", "batch_id", "ready", "sql": {...}, ...}``. The
+rendered SQL travels in ``sql.stage`` (a list of statements run in order), ``sql.close`` and
+``sql.insert``.
+
+The work itself lives in ``ppstack.pipeline.run`` and ``ppstack.serving.sync`` (imported lazily:
+a cold start only pays for what one invocation uses). The intended calls are:
+
+- ``run.prepare_batch(runtime, entity, source, ingest_date) -> dict`` archive-complete check,
+  lock, ledger record ``archived``, rendered stage SQL; ``{"ready": False, "reason"}`` when the
+  archive is incomplete, nothing is pending, or another run holds the lock.
+- ``run.check_guards(runtime, state) -> dict`` ledger ``staged`` with counts, effective-date
+  order and mass-delete guards (``Refused`` on violation), rendered close and insert SQL.
+- ``run.record_step(runtime, state, step) -> dict`` ledger ``closed`` / ``inserted``.
+- ``run.record_failure(runtime, state, error) -> dict`` ledger ``failed`` with the error;
+  releases the lock.
+- ``serving.sync.sync_batch(runtime, entity, batch_id) -> dict`` DynamoDB writes, then
+  ``run.record_step(runtime, state, "synced")`` which releases the lock.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import import_module
+from typing import Any
+
+from ppstack.errors import BadInput, PpstackError
+
+Event = dict[str, Any]
+
+# raw/<ENTITY>/<SOURCE>/<YYYY-MM-DD>/<file name>  (ppstack.layout.raw_key)
+_RAW_KEY = re.compile(r"^raw/(?P<entity>[A-Z0-9_]+)/(?P<source>[A-Z0-9_]+)/"
+                      r"(?P<ingest_date>\d{4}-\d{2}-\d{2})/(?P<file>[^/]+)$")
+
+STEP_ACTIONS = ("prepare", "guard", "record", "fail")
+RECORDABLE_STEPS = ("closed", "inserted")
+
+
+# ---- event parsing (pure; unit tested) --------------------------------------------------------
+
+def parse_trigger(event: Event) -> dict[str, Any]:
+    """What started the execution: an archived raw object, the daily schedule, or a direct call.
+
+    - EventBridge "Object Created" from S3 (the bucket has EventBridge notifications on):
+      ``{"source": "aws.s3", "detail": {"bucket": {"name"}, "object": {"key"}}}``
+      ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
+    - EventBridge schedule: ``{"source": "aws.events", "detail-type": "Scheduled Event"}``
+    - direct / CLI: ``{"entity", "source", "ingest_date"}``
+    """
+    if event.get("source") == "aws.s3":
+        detail = event.get("detail") or {}
+        key = str((detail.get("object") or {}).get("key", ""))
+        match = _RAW_KEY.match(key)
+        if not match:
+            raise BadInput(f"not a raw archive key: {key!r} (expected raw/ENTITY/SOURCE/YYYY-MM-DD/file)")
+        return {"trigger": "object", "bucket": (detail.get("bucket") or {}).get("name"),
+                "key": key, **{k: match.group(k) for k in ("entity", "source", "ingest_date")}}
+    if event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event":
+        return {"trigger": "schedule", "time": event.get("time")}
+    missing = [k for k in ("entity", "source", "ingest_date") if not event.get(k)]
+    if missing:
+        raise BadInput(f"pipeline event needs {', '.join(missing)}; got keys {sorted(event)}")
+    from ppstack.layout import check_date
+
+    return {"trigger": "direct", "entity": str(event["entity"]).upper(),
+            "source": str(event["source"]).upper(),
+            "ingest_date": check_date(str(event["ingest_date"]), "ingest_date")}
+
+
+def parse_step(event: Event) -> tuple[str, dict[str, Any]]:
+    """``{"action": ..., "state": {...}}`` as the state machine sends it (``Payload``)."""
+    action = event.get("action")
+    if action not in STEP_ACTIONS:
+        raise BadInput(f"unknown pipeline action {action!r}; known: {', '.join(STEP_ACTIONS)}")
+    state = event.get("state")
+    if not isinstance(state, dict):
+        raise BadInput("pipeline step event needs a 'state' object")
+    if action != "prepare":
+        for key in ("entity", "batch_id"):
+            if not state.get(key):
+                raise BadInput(f"pipeline state for {action!r} needs {key!r}")
+    if action == "record" and event.get("step") not in RECORDABLE_STEPS:
+        raise BadInput(f"record needs step in {RECORDABLE_STEPS}, not {event.get('step')!r}")
+    return str(action), state
+
+
+# ---- handlers ---------------------------------------------------------------------------------
+
+def step(event: Event, context: Any = None) -> dict[str, Any]:
+    """Lambda entry point of the "PipelineSteps" function; returns the next state."""
+    action, state = parse_step(event)
+    run = _pipeline()
+    runtime = _runtime()
+    if action == "prepare":
+        trigger = parse_trigger(state)
+        if trigger["trigger"] == "schedule":
+            return dict(run.prepare_pending(runtime))
+        return dict(run.prepare_batch(runtime, trigger["entity"], trigger["source"],
+                                      trigger["ingest_date"]))
+    if action == "guard":
+        return dict(run.check_guards(runtime, state))
+    if action == "record":
+        return dict(run.record_step(runtime, state, event["step"]))
+    return dict(run.record_failure(runtime, state, event.get("error") or {}))
+
+
+def sync(event: Event, context: Any = None) -> dict[str, Any]:
+    """Lambda entry point of the "PipelineSync" function: DynamoDB sync of one batch."""
+    state = event.get("state", event)
+    if not isinstance(state, dict) or not state.get("entity") or not state.get("batch_id"):
+        raise BadInput("sync needs a state with 'entity' and 'batch_id'")
+    from ppstack.layout import check_batch_id
+
+    check_batch_id(str(state["batch_id"]))
+    runtime = _runtime()
+    serving_sync = _lazy("ppstack.serving.sync")
+    counts = serving_sync.sync_batch(runtime, str(state["entity"]).upper(), str(state["batch_id"]))
+    result = dict(_pipeline().record_step(runtime, state, "synced"))
+    result.setdefault("dynamodb", counts)
+    return result
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+def _runtime() -> Any:
+    """The AWS runtime (S3 store, Athena engine, DynamoDB) from the Lambda environment."""
+    from ppstack.backends import open_runtime
+
+    return open_runtime(backend="aws")
+
+
+def _pipeline() -> Any:
+    return _lazy("ppstack.pipeline.run")
+
+
+def _lazy(module: str) -> Any:
+    try:
+        return import_module(module)
+    except ImportError as e:
+        raise PpstackError(f"{module} is not available in this deployment: {e}") from e
