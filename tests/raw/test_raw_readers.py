@@ -176,6 +176,8 @@ BAD_INPUTS = [
     ("corrupt-zip", {"ndctext.zip": b"PK\x03\x04garbage"}, ["ndctext.zip", "cannot be opened"]),
     ("not-a-member", {"product.txt": PRODUCT, "package.txt": PACKAGE, "x.txt": b"A\tB\r\n1\t2\r\n"},
      ["x.txt", "matches no member", "PROPRIETARYNAME"]),
+    ("hidden-file-name", {".product.txt": PRODUCT, "package.txt": PACKAGE},
+     ["'.product.txt'", "not an archivable file name"]),
     ("duplicate-header", {"product.txt": PRODUCT,
                           "package.txt": PACKAGE.replace(b"SAMPLE_PACKAGE", b"PRODUCTID", 1)},
      ["package.txt", "PRODUCTID", "appears twice"]),

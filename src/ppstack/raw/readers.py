@@ -17,6 +17,7 @@ import io
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ class InputFile:
     def size(self) -> int:
         return len(self.data)
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
@@ -100,6 +101,10 @@ def read_delivery(source: Source, files: Sequence[InputFile]) -> Delivery:
     if not files:
         raise BadInput(f"no files given for {source.name}")
     names = [f.name for f in files]
+    for n in names:
+        if not n or n.startswith(".") or "/" in n or "\\" in n:
+            raise BadInput(f"{n!r}: not an archivable file name (empty, hidden or with a path "
+                           "separator); rename the file")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise BadInput(f"two files share the name {', '.join(dupes)}; the archive keeps original names")
@@ -183,7 +188,7 @@ def _zip_units(source: Source, file_name: str, label: str, data: bytes) -> list[
 
 
 def _text_unit(source: Source, file_name: str, label: str, data: bytes) -> _Unit:
-    if not data.strip():
+    if text.is_blank(data):
         raise BadInput(f"{label}: the file is empty")
     decoded = text.decode(data, label, source.encoding)
     headers, start = text.split_header(decoded.utf8, label, source.delimiter)

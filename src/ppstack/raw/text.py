@@ -29,6 +29,11 @@ class DecodedText:
     encoding: str
 
 
+def is_blank(data: bytes, start: int = 0) -> bool:
+    """Nothing but whitespace from ``start`` on (without copying a 40 MB buffer to find out)."""
+    return _NON_SPACE.search(data, start) is None
+
+
 def decode(data: bytes, label: str, fallback: str) -> DecodedText:
     """UTF-8 when the bytes are valid UTF-8, else the source's declared encoding, strictly.
 
@@ -60,7 +65,7 @@ def split_header(utf8: bytes, label: str, delimiter: str) -> tuple[list[str], in
 
     Raises BadInput for an empty file, a header without data rows and a wrong delimiter.
     """
-    if not utf8.strip():
+    if is_blank(utf8):
         raise BadInput(f"{label}: the file is empty")
     end = utf8.find(b"\n")
     header_bytes = utf8 if end < 0 else utf8[:end]
@@ -68,7 +73,7 @@ def split_header(utf8: bytes, label: str, delimiter: str) -> tuple[list[str], in
     header = header_bytes.rstrip(b"\r").decode("utf-8")
     names = [h.strip() for h in header.split(delimiter)]
     check_delimiter(names, label, delimiter)
-    if not _NON_SPACE.search(utf8, start):
+    if is_blank(utf8, start):
         raise BadInput(f"{label}: line 1 is a header ({len(names)} columns) but there are no data rows")
     return names, start
 
