@@ -223,3 +223,31 @@ def test_archive_full_fda_files_counts_every_row(rt: Runtime, full_fda_files: di
     product = _rendition(rt, "product")
     assert product.num_rows == 128241
     assert product.column("_source_row")[-1].as_py() == 128241
+
+
+def _leftover_rendition(rt: Runtime, ref: Runtime, mutate) -> None:
+    key = layout.rendition_prefix("DRUG", "FDA_NDC", DATE, "package") + "package.parquet"
+    table = mutate(pq.read_table(io.BytesIO(ref.store.get(key))))
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="snappy")  # other writer options: other bytes
+    rt.store.put(key, buf.getvalue(), if_none_match=True)
+
+
+def test_archive_crash_leftover_rendition_with_same_content_is_kept(rt: Runtime, txt_pair, tmp_path: Path) -> None:
+    ref = Runtime(load_settings(backend="local", home=str(tmp_path / "ref")))
+    archive(ref, DRUG, FDA, txt_pair, DATE)
+    _leftover_rendition(rt, ref, lambda t: t)
+    result = archive(rt, DRUG, FDA, txt_pair, DATE)
+    assert result.members["package"].rows == 2934
+    assert _rendition(rt, "package").equals(pq.read_table(io.BytesIO(
+        ref.store.get(result.members["package"].key))))
+
+
+def test_archive_crash_leftover_rendition_with_other_content_is_refused(rt: Runtime, txt_pair, tmp_path: Path) -> None:
+    ref = Runtime(load_settings(backend="local", home=str(tmp_path / "ref")))
+    archive(ref, DRUG, FDA, txt_pair, DATE)
+    _leftover_rendition(rt, ref, lambda t: t.slice(1))
+    before = _objects(rt)
+    with pytest.raises(AlreadyExists, match=r"package\.parquet already exists with different content"):
+        archive(rt, DRUG, FDA, txt_pair, DATE)
+    assert _objects(rt) == before

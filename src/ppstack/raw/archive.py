@@ -139,9 +139,9 @@ def archive_inputs(rt: Runtime, entity: EntitySpec, source: Source,
     _refuse_conflicts(store, e, s, d, originals, parquet)
 
     for key, data in originals.items():
-        _put_once(store, key, data, lambda old, new: old == new)
+        _put_once(store, key, data, None)
     for key, (data, table) in parquet.items():
-        _put_once(store, key, data, lambda old, _new, t=table: renditions.same_content(old, t))
+        _put_once(store, key, data, table)
     result = ArchiveResult(
         entity=e, source=s, ingest_date=d, manifest_key=mkey, files=files, members=members,
         archived_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -232,11 +232,14 @@ def _refuse_conflicts(store: ObjectStore, e: str, s: str, d: str, originals: dic
             )
 
 
-def _put_once(store: ObjectStore, key: str, data: bytes,
-              same: Callable[[bytes, bytes], bool]) -> None:
-    """Create-only write; an existing object is accepted only when it holds the same content."""
+def _put_once(store: ObjectStore, key: str, data: bytes, table: Any | None) -> None:
+    """Create-only write; an existing object is accepted only when it holds the same content.
+
+    Originals must match byte for byte; a rendition (``table`` given) may match by content.
+    """
     try:
         store.put(key, data, if_none_match=True)
     except PreconditionFailed:
-        if not same(store.get(key), data):
+        old = store.get(key)
+        if old != data and (table is None or not renditions.same_content(old, table)):
             raise AlreadyExists(f"{store.uri(key)} already exists with different content") from None
