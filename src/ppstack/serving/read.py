@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ppstack.entities import get_entity
 from ppstack.entities.spec import EntitySpec
 from ppstack.layout import check_batch_id
 from ppstack.sql import literal, render
@@ -11,6 +12,11 @@ from ppstack.sql.params import entity_params
 
 BATCH_TEMPLATE = "select_conformed_batch"
 ALL_TEMPLATE = "select_conformed_all"
+
+
+def as_spec(entity: EntitySpec | str) -> EntitySpec:
+    """Callers may pass a spec or an entity type name ("DRUG")."""
+    return entity if isinstance(entity, EntitySpec) else get_entity(entity)
 
 
 def batch_sql(spec: EntitySpec, engine: Any, bucket: str, batch_id: str) -> str:

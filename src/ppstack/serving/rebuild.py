@@ -19,7 +19,7 @@ from ppstack.serving import retry
 from ppstack.serving.apply import DEFAULT_WORKERS
 from ppstack.serving.keys import CURRENT_SK, search_pk
 from ppstack.serving.projection import Item, Row, project
-from ppstack.serving.read import all_rows
+from ppstack.serving.read import all_rows, as_spec
 from ppstack.serving.table import ensure_table
 
 
@@ -94,6 +94,7 @@ def rebuild_rows(
     return count_items(spec, items)
 
 
-def rebuild(rt: Any, spec: EntitySpec, **kwargs: Any) -> RebuildStats:
+def rebuild(rt: Any, spec: EntitySpec | str, **kwargs: Any) -> RebuildStats:
     """Read ``conformed.<entity>`` through the engine and rebuild its DynamoDB items."""
+    spec = as_spec(spec)
     return rebuild_rows(rt, spec, all_rows(rt, spec), **kwargs)

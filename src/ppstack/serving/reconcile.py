@@ -18,7 +18,7 @@ from ppstack.serving import retry
 from ppstack.serving.apply import DEFAULT_WORKERS
 from ppstack.serving.keys import item_pk, search_pk
 from ppstack.serving.projection import Item, ItemKey, Row, key_of, project
-from ppstack.serving.read import all_rows
+from ppstack.serving.read import all_rows, as_spec
 from ppstack.serving.table import ensure_table
 
 
@@ -100,6 +100,7 @@ def reconcile_rows(
     return compare(spec, expected, actual)
 
 
-def reconcile(rt: Any, spec: EntitySpec, **kwargs: Any) -> list[Difference]:
+def reconcile(rt: Any, spec: EntitySpec | str, **kwargs: Any) -> list[Difference]:
     """Read ``conformed.<entity>`` through the engine and reconcile the table against it."""
+    spec = as_spec(spec)
     return reconcile_rows(rt, spec, all_rows(rt, spec), **kwargs)

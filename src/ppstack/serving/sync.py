@@ -3,6 +3,13 @@
 ``sync_rows`` is the worker (rows in, writes out; testable without an engine); ``sync_batch``
 reads the batch's rows through the SQL engine and calls it. The pipeline calls ``sync_batch`` as
 the last step of ``ppstack run`` and stores ``SyncStats.to_dict()`` in the batch ledger.
+
+Precondition (DESIGN.md "Batches"): batch B is synced when DynamoDB holds the state batch B-1
+left, i.e. right after conformed received B. Only token *differences* are written, so tokens a
+key keeps across B are assumed present. Re-running B later is safe (keys a newer batch wrote
+are skipped), but to populate an empty or drifted table use ``--rebuild``, not a replay of
+every batch: a closed row is restamped with the batch that closed it, so old batches' rows no
+longer describe what those batches did.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from ppstack.layout import check_batch_id
 from ppstack.serving.apply import DEFAULT_CHUNK, DEFAULT_WORKERS, Applier, SyncStats
 from ppstack.serving.plan import EntityPlan, plan_entity
 from ppstack.serving.projection import Row, group_by_key
-from ppstack.serving.read import batch_rows
+from ppstack.serving.read import as_spec, batch_rows
 from ppstack.serving.table import ensure_table
 
 __all__ = ["SyncStats", "plan_batch", "sync_batch", "sync_rows"]
@@ -51,6 +58,7 @@ def sync_rows(
     )
 
 
-def sync_batch(rt: Any, spec: EntitySpec, batch_id: str, **kwargs: Any) -> SyncStats:
+def sync_batch(rt: Any, spec: EntitySpec | str, batch_id: str, **kwargs: Any) -> SyncStats:
     """Read batch ``batch_id`` from ``conformed.<entity>`` through the engine and sync it."""
+    spec = as_spec(spec)
     return sync_rows(rt, spec, batch_id, batch_rows(rt, spec, check_batch_id(batch_id)), **kwargs)
