@@ -50,4 +50,5 @@ def as_of_time(spec: EntitySpec, engine: SqlEngine, instant: str) -> str:
         raise BadInput(f"--as-of-time must be 'YYYY-MM-DD HH:MM:SS' (UTC), not {instant!r}") from None
     table = engine.table_ref(CONFORMED_NS, spec.conformed_table)
     return (f"SELECT * FROM {table} "
-            f"FOR TIMESTAMP AS OF TIMESTAMP '{parsed:%Y-%m-%d %H:%M:%S.%f}'")
+            # Trino/Athena time travel takes a timestamp WITH time zone: say UTC explicitly.
+            f"FOR TIMESTAMP AS OF TIMESTAMP '{parsed:%Y-%m-%d %H:%M:%S.%f} UTC'")
