@@ -128,3 +128,12 @@ def test_sync_bad_batch_id_is_refused(fake_pipeline: list[tuple[Any, ...]]) -> N
     with pytest.raises(BadInput):
         aws_handler.sync({"state": {**STATE, "batch_id": "yesterday"}})
     assert fake_pipeline == []
+
+
+def test_step_missing_pipeline_function_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ppstack.errors import PpstackError
+
+    monkeypatch.setitem(sys.modules, "ppstack.pipeline.run", types.ModuleType("ppstack.pipeline.run"))
+    monkeypatch.setattr(aws_handler, "_runtime", lambda: object())
+    with pytest.raises(PpstackError, match="prepare_batch is not available"):
+        aws_handler.step({"action": "prepare", "state": S3_EVENT})

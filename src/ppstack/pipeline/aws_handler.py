@@ -33,6 +33,7 @@ a cold start only pays for what one invocation uses). The intended calls are:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from importlib import import_module
 from typing import Any
@@ -102,19 +103,19 @@ def parse_step(event: Event) -> tuple[str, dict[str, Any]]:
 def step(event: Event, context: Any = None) -> dict[str, Any]:
     """Lambda entry point of the "PipelineSteps" function; returns the next state."""
     action, state = parse_step(event)
-    run = _pipeline()
     runtime = _runtime()
     if action == "prepare":
         trigger = parse_trigger(state)
         if trigger["trigger"] == "schedule":
-            return dict(run.prepare_pending(runtime))
-        return dict(run.prepare_batch(runtime, trigger["entity"], trigger["source"],
-                                      trigger["ingest_date"]))
+            return _json(_call("ppstack.pipeline.run", "prepare_pending", runtime))
+        return _json(_call("ppstack.pipeline.run", "prepare_batch", runtime, trigger["entity"],
+                           trigger["source"], trigger["ingest_date"]))
     if action == "guard":
-        return dict(run.check_guards(runtime, state))
+        return _json(_call("ppstack.pipeline.run", "check_guards", runtime, state))
     if action == "record":
-        return dict(run.record_step(runtime, state, event["step"]))
-    return dict(run.record_failure(runtime, state, event.get("error") or {}))
+        return _json(_call("ppstack.pipeline.run", "record_step", runtime, state, event["step"]))
+    return _json(_call("ppstack.pipeline.run", "record_failure", runtime, state,
+                       event.get("error") or {}))
 
 
 def sync(event: Event, context: Any = None) -> dict[str, Any]:
@@ -126,10 +127,10 @@ def sync(event: Event, context: Any = None) -> dict[str, Any]:
 
     check_batch_id(str(state["batch_id"]))
     runtime = _runtime()
-    serving_sync = _lazy("ppstack.serving.sync")
-    counts = serving_sync.sync_batch(runtime, str(state["entity"]).upper(), str(state["batch_id"]))
-    result = dict(_pipeline().record_step(runtime, state, "synced"))
-    result.setdefault("dynamodb", counts)
+    counts = _call("ppstack.serving.sync", "sync_batch", runtime, str(state["entity"]).upper(),
+                   str(state["batch_id"]))
+    result = _json(_call("ppstack.pipeline.run", "record_step", runtime, state, "synced"))
+    result.setdefault("dynamodb", _json(counts))
     return result
 
 
@@ -142,12 +143,17 @@ def _runtime() -> Any:
     return open_runtime(backend="aws")
 
 
-def _pipeline() -> Any:
-    return _lazy("ppstack.pipeline.run")
-
-
-def _lazy(module: str) -> Any:
+def _call(module: str, name: str, *args: Any) -> Any:
+    """Call ``module.name`` imported on first use; a missing one is a clear deployment error."""
     try:
-        return import_module(module)
-    except ImportError as e:
-        raise PpstackError(f"{module} is not available in this deployment: {e}") from e
+        function = getattr(import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise PpstackError(f"{module}.{name} is not available in this deployment: {e}") from e
+    return function(*args)
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """Step Functions passes JSON only: dataclasses (e.g. SyncStats) become dicts."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    return dict(value or {})
