@@ -15,7 +15,7 @@ from ppstack.layout import check_date
 @click.command("archive")
 @click.argument("entity")
 @click.argument("source")
-@click.argument("files", nargs=-1, required=True,
+@click.argument("files", nargs=-1, required=True, metavar="FILE...",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--date", "ingest_date", required=True, metavar="YYYY-MM-DD",
               help="Date the source published the files (the archive's ingest date).")
