@@ -1,5 +1,148 @@
-"""CLI commands of the pipeline area. Register click commands in COMMANDS."""
+"""CLI commands of the pipeline area: ``run``, ``ingest`` (= archive + run) and ``status``.
+
+Progress goes to stderr; stdout carries the batch report (or the status listing) only. Guard
+refusals and the lock are ``Refused`` / ``Locked`` errors, which ``cli.main`` turns into exit
+code 2 with their message.
+"""
 
 from __future__ import annotations
 
-COMMANDS: tuple = ()
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ppstack.backends import Runtime
+from ppstack.entities import get_entity, get_source
+from ppstack.layout import check_date
+
+
+def _progress(ctx: click.Context) -> Any:
+    if ctx.obj.get("quiet"):
+        return lambda _msg: None
+    return lambda msg: click.echo(msg, err=True)
+
+
+def _run(ctx: click.Context, rt: Runtime, entity: str, source: str, ingest_date: str,
+         allow_mass_delete: bool, fmt: str) -> None:
+    from ppstack.pipeline.ledger import Ledger
+    from ppstack.pipeline.run import report, run_batch
+
+    spec = get_entity(entity)
+    try:
+        record = run_batch(rt, spec, source, ingest_date, allow_mass_delete=allow_mass_delete,
+                           progress=_progress(ctx))
+    except Exception:
+        # The failed batch's report still goes out (state, step, error), then the error itself.
+        latest = Ledger(rt.store).latest(spec.name)
+        if latest is not None and latest.ingest_date == ingest_date and latest.error:
+            click.echo(report(latest))
+        raise
+    if fmt == "json":
+        click.echo(record.to_json().decode("utf-8"))
+    else:
+        click.echo(report(record))
+
+
+_allow = click.option("--allow-mass-delete", is_flag=True,
+                      help="Apply a batch that closes more than the configured share "
+                           "(PPSTACK_MASS_DELETE_THRESHOLD, default 5 %) of current keys.")
+_format = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+                       show_default=True, help="Batch report format on stdout.")
+
+
+@click.command("run")
+@click.argument("entity")
+@click.argument("source")
+@click.option("--date", "ingest_date", required=True, metavar="YYYY-MM-DD",
+              help="Ingest date of an archived delivery: the batch's effective date.")
+@_allow
+@_format
+@click.pass_context
+def run_command(ctx: click.Context, entity: str, source: str, ingest_date: str,
+                allow_mass_delete: bool, fmt: str) -> None:
+    """Apply an archived delivery: stage -> close -> insert -> sync, with a ledger record.
+
+    Resumes the latest batch from its last completed step when it failed; a completed date is
+    a no-op; dates must increase per entity type.
+
+    \b
+    Example:
+      ppstack run DRUG FDA_NDC --date 2019-04-29
+      ppstack run DRUG FDA_NDC --date 2019-04-30 --allow-mass-delete
+    """
+    check_date(ingest_date)
+    rt = Runtime(ctx.obj["settings"])
+    try:
+        _run(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt)
+    finally:
+        rt.close()
+
+
+@click.command("ingest")
+@click.argument("entity")
+@click.argument("source")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--date", "ingest_date", required=True, metavar="YYYY-MM-DD",
+              help="The date the source published the files (the batch's effective date).")
+@_allow
+@_format
+@click.pass_context
+def ingest_command(ctx: click.Context, entity: str, source: str, files: tuple[Path, ...],
+                   ingest_date: str, allow_mass_delete: bool, fmt: str) -> None:
+    """Archive the files write-once, then run the batch (= ppstack archive + ppstack run).
+
+    \b
+    Example:
+      ppstack ingest DRUG FDA_NDC product.txt package.txt --date 2019-04-29
+    """
+    from ppstack.raw.archive import archive
+
+    spec = get_entity(entity)
+    src = get_source(spec, source)
+    check_date(ingest_date)
+    rt = Runtime(ctx.obj["settings"])
+    try:
+        archive(rt, spec, src, list(files), ingest_date, progress=_progress(ctx))
+        _run(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt)
+    finally:
+        rt.close()
+
+
+STATUS_COLUMNS = ("batch_id", "date", "state", "read", "rejected", "staged", "inserted",
+                  "updated", "deleted", "unchanged", "seconds", "error")
+
+
+@click.command("status")
+@click.argument("entity")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format on stdout.")
+@click.pass_context
+def status_command(ctx: click.Context, entity: str, fmt: str) -> None:
+    """List the batch ledger of an entity type, oldest first.
+
+    \b
+    Example:
+      ppstack status DRUG
+      ppstack status DRUG --format json
+    """
+    from ppstack.pipeline.run import status_rows
+
+    rt = Runtime(ctx.obj["settings"])
+    rows = status_rows(rt, entity)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo(f"no batches for {get_entity(entity).name}", err=True)
+        return
+    table = [[("" if r.get(c) is None else str(r[c])) for c in STATUS_COLUMNS] for r in rows]
+    widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(STATUS_COLUMNS)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(STATUS_COLUMNS, widths, strict=True)).rstrip())
+    for t in table:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)).rstrip())
+
+
+COMMANDS: tuple[click.Command, ...] = (run_command, ingest_command, status_command)

@@ -148,7 +148,7 @@ def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: s
 
 # ---- reporting --------------------------------------------------------------------------------
 
-REPORT_COUNTS = ("read", "rejected", "duplicates", "staged", "inserted", "updated", "deleted",
+REPORT_COUNTS = ("read", "excluded", "rejected", "duplicates", "staged", "inserted", "updated", "deleted",
                  "unchanged")
 
 
@@ -167,7 +167,7 @@ def report(record: BatchRecord) -> str:
         shown = writes if writes is not None else record.dynamodb
         lines.append(f"dynamodb   {shown}")
     for step, seconds in record.timings.items():
-        lines.append(f"time {step:<5} {seconds:>9.2f} s")
+        lines.append(f"time {step:<6}{seconds:>9.2f} s")
     if record.error:
         lines.append(f"error      {record.error.get('step')}: {record.error.get('message')}")
     lines.extend(f"note       {n}" for n in record.notes)
