@@ -42,6 +42,7 @@ _TRANSFORMS = {
     exp.Year: "YearTransform",
     exp.Month: "MonthTransform",
     exp.Day: "DayTransform",
+    exp.Hour: "HourTransform",
 }
 
 
@@ -74,24 +75,35 @@ def build_partition_spec(schema: Any, partitioned_by: list[exp.Expression]) -> A
 
     fields = []
     for i, node in enumerate(partitioned_by):
+        column = node if isinstance(node, exp.Column) else node.find(exp.Column)
+        col = node.name if isinstance(node, exp.Identifier) else (column.name if column else "")
         if isinstance(node, (exp.Identifier, exp.Column)):
-            col, transform, suffix = node.name, tr.IdentityTransform(), ""
+            transform, suffix = tr.IdentityTransform(), ""
         elif isinstance(node, exp.PartitionedByBucket):
-            col, transform, suffix = node.this.name, tr.BucketTransform(int(node.expression.name)), "_bucket"
+            transform, suffix = tr.BucketTransform(int(node.expression.name)), "_bucket"
         elif isinstance(node, exp.PartitionByTruncate):
-            col, transform, suffix = node.this.name, tr.TruncateTransform(int(node.expression.name)), "_trunc"
+            transform, suffix = tr.TruncateTransform(int(node.expression.name)), "_trunc"
         elif type(node) in _TRANSFORMS:
-            col = node.this.name
             transform = getattr(tr, _TRANSFORMS[type(node)])()
             suffix = "_" + type(node).__name__.lower()
-        elif isinstance(node, exp.Anonymous) and node.name.lower() == "hour":
-            col, transform, suffix = node.expressions[0].name, tr.HourTransform(), "_hour"
         else:
             raise EngineError(f"unsupported partition transform {node.sql('athena')}")
+        if not col:
+            raise EngineError(f"partition transform {node.sql('athena')} names no column")
+        if suffix and not _has_pyiceberg_core():
+            # Refuse now rather than create a table that every later INSERT fails to write.
+            raise EngineError(f"partition transform {node.sql('athena')} needs the pyiceberg-core "
+                              "package locally; partition by a column (identity) or install it")
         field = schema.find_field(col)
         fields.append(PartitionField(source_id=field.field_id, field_id=1000 + i,
                                      transform=transform, name=f"{col}{suffix}"))
     return PartitionSpec(*fields)
+
+
+def _has_pyiceberg_core() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pyiceberg_core") is not None
 
 
 @dataclass(frozen=True)

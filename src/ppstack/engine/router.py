@@ -47,7 +47,8 @@ def parse(sql: str) -> exp.Expression:
         # sqlglot's Athena parser has no SHOW grammar; it would fall back to a Command with a warning.
         return exp.Command(this="SHOW", expression=exp.Literal.string(body[4:].strip()))
     try:
-        trees = [t for t in sqlglot.parse(sql, read="athena") if t is not None]
+        trees = [t for t in sqlglot.parse(sql, read="athena")
+                 if t is not None and not isinstance(t, exp.Semicolon)]
     except SqlglotError as e:
         raise EngineError(f"cannot parse SQL: {e}") from e
     if len(trees) != 1:
@@ -138,7 +139,13 @@ def column_defs(schema: exp.Schema) -> list[tuple[str, exp.DataType]]:
     return out
 
 
+_STRING_TYPES = (exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR)
+
+
 def athena_type(dtype: exp.DataType) -> str:
+    """Glue type name of a column: ``string`` whether the DDL said string or varchar."""
+    if dtype.this in _STRING_TYPES and not dtype.expressions:
+        return "string"
     return dtype.sql("athena").lower()
 
 
