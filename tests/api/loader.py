@@ -7,9 +7,9 @@ what the API tests use and what a pipeline-backed version must keep:
 - ``Scenario``: the ids and expectations the tests assert on (current ids, the logically deleted
   id, the id with three versions and their ``effective_from`` dates).
 
-Items follow DESIGN.md "4. DynamoDB serving" and the sync worker's contract: ``V#CURRENT`` and
-``V#<active_from>`` items with the item attributes and the business fields (NULL omitted), and
-``SEARCH#DRUG`` token items for current rows only, built with ``ppstack.serving.keys``.
+The loader builds the conformed SCD2 rows the pipeline would produce and turns them into items
+with the sync worker's own projection (``ppstack.serving.projection.project``), so the items are
+exactly the sync's: ``V#CURRENT`` / ``V#<active_from>`` and ``SEARCH#DRUG`` tokens.
 
 Scenario (three simulated daily batches, effective 2019-01-01, 2019-02-01, 2019-04-29):
 every extract package is inserted by batch 1; Strattera 0002-3227-30 changes in batches 2 and 3
@@ -20,22 +20,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ppstack.entities import DRUG, EntitySpec
 from ppstack.entities.spec import OPEN_END
-from ppstack.serving.keys import (
-    CURRENT_SK,
-    entity_tokens,
-    history_sk,
-    item_pk,
-    normalize_ndc,
-    search_pk,
-)
+from ppstack.serving.keys import normalize_ndc
+from ppstack.serving.projection import Item, project
+from ppstack.serving.retry import BATCH_WRITE_MAX, batch_write, chunked
 
 DATA_DIR = Path(__file__).parent / "data"
 BATCHES = (
@@ -110,32 +104,17 @@ def read_drug_rows(data_dir: Path = DATA_DIR) -> list[dict[str, str | None]]:
 
 
 def fingerprint(spec: EntitySpec, row: dict[str, Any]) -> str:
+    """DESIGN.md "2. Staging": md5 over the business fields in declared order, '|' joined."""
     text = "|".join(row.get(f) or "" for f in spec.field_names)
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-def version_item(spec: EntitySpec, row: dict[str, Any], sk: str, effective_from: str,
-                 effective_to: str, batch_id: str) -> dict[str, Any]:
-    """One entity item as plain Python values (``None`` = attribute omitted)."""
-    entity_id = row[spec.key]
-    return {
-        "PK": item_pk(spec.name, entity_id),
-        "SK": sk,
-        "entity_type": spec.name,
-        "entity_id": entity_id,
-        "effective_from": effective_from,
-        "effective_to": effective_to,
-        "is_current": effective_to == OPEN_END,
-        "fingerprint": fingerprint(spec, row),
-        "last_ingestion_batch_id": batch_id,
-        **{f: row.get(f) for f in spec.field_names},
-    }
-
-
-def token_items(spec: EntitySpec, row: dict[str, Any]) -> list[dict[str, Any]]:
-    entity_id = row[spec.key]
-    return [{"PK": search_pk(spec.name), "SK": sk, "entity_id": entity_id}
-            for sk in sorted(entity_tokens(spec.name, entity_id, row, spec.search_fields))]
+def conformed_row(spec: EntitySpec, row: dict[str, Any], active_from: str, active_to: str,
+                  batch_id: str) -> dict[str, Any]:
+    """One SCD2 row of ``conformed.<entity>`` (the columns the sync reads)."""
+    return {**row, "active_from": active_from, "active_to": active_to,
+            "is_current": active_to == OPEN_END, "fingerprint": fingerprint(spec, row),
+            "ingestion_batch_id": batch_id}
 
 
 @dataclass
@@ -147,58 +126,43 @@ class Scenario:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> current business fields
 
 
-def scenario_items(rows: list[dict[str, Any]], spec: EntitySpec = DRUG) -> tuple[list[dict[str, Any]], Scenario]:
+def scenario_rows(rows: list[dict[str, Any]], spec: EntitySpec = DRUG) -> tuple[list[dict[str, Any]], Scenario]:
+    """The conformed table after the three batches, and what the tests should see."""
     (d1, b1), (d2, b2), (d3, b3) = BATCHES
-    items: list[dict[str, Any]] = []
+    conformed: list[dict[str, Any]] = []
     current: dict[str, dict[str, Any]] = {}
     for row in rows:
         eid = row[spec.key]
         if eid == HISTORY_ID:
             v1 = {**row, "package_description": "30 CAPSULE in 1 BOTTLE, PLASTIC (0002-3227-30)"}
             v2 = {**row, "labeler_name": "Eli Lilly & Company"}
-            items.append(version_item(spec, v1, history_sk(d1), d1, d2, b2))
-            items.append(version_item(spec, v2, history_sk(d2), d2, d3, b3))
-            items.append(version_item(spec, row, CURRENT_SK, d3, OPEN_END, b3))
+            conformed.append(conformed_row(spec, v1, d1, d2, b2))
+            conformed.append(conformed_row(spec, v2, d2, d3, b3))
+            conformed.append(conformed_row(spec, row, d3, OPEN_END, b3))
         elif eid == DELETED_ID:
-            items.append(version_item(spec, row, history_sk(d1), d1, d3, b3))
-            items.append(version_item(spec, row, CURRENT_SK, d1, d3, b3))
-            continue  # no tokens: only current rows are searchable
+            conformed.append(conformed_row(spec, row, d1, d3, b3))
+            continue
         else:
-            items.append(version_item(spec, row, CURRENT_SK, d1, OPEN_END, b1))
+            conformed.append(conformed_row(spec, row, d1, OPEN_END, b1))
         current[eid] = row
-        items.extend(token_items(spec, row))
     ids = {r[spec.key] for r in rows}
     assert HISTORY_ID in ids and DELETED_ID in ids, "extract lacks the scenario's drugs"
-    return items, Scenario(
+    return conformed, Scenario(
         current_ids=sorted(current), deleted_id=DELETED_ID, history_id=HISTORY_ID,
         history_from=[d1, d2, d3], rows=current,
     )
 
 
-def _av(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    return {"S": str(value)}
+def scenario_items(rows: list[dict[str, Any]], spec: EntitySpec = DRUG) -> tuple[list[Item], Scenario]:
+    """Serving items exactly as the sync (``serving.projection``) derives them from conformed rows."""
+    conformed, scenario = scenario_rows(rows, spec)
+    return list(project(spec, conformed).values()), scenario
 
 
-def _chunks(items: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-def load_items(client: Any, table: str, items: list[dict[str, Any]]) -> int:
-    """BatchWriteItem puts of plain-value items (``None`` attributes omitted); returns the count."""
-    for chunk in _chunks(items, 25):
-        request = {table: [{"PutRequest": {"Item": {k: _av(v) for k, v in it.items() if v is not None}}}
-                           for it in chunk]}
-        for attempt in range(10):
-            unprocessed = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-            if not unprocessed:
-                break
-            request = unprocessed
-            time.sleep(0.01 * 2**attempt)
-        else:
-            raise RuntimeError("BatchWriteItem kept returning unprocessed items")
+def load_items(client: Any, table: str, items: list[Item]) -> int:
+    """BatchWriteItem puts of attribute-value items (with the sync's retry rules); returns the count."""
+    for chunk in chunked(items, BATCH_WRITE_MAX):
+        batch_write(client, table, [{"PutRequest": {"Item": it}} for it in chunk])
     return len(items)
 
 

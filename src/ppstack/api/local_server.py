@@ -180,24 +180,17 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self._dispatch("HEAD")
 
-    def do_POST(self) -> None:  # noqa: N802
-        self._discard_body()
-        self._dispatch("POST")
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (POST, DELETE, even QUERY or BREW) gets the 405 envelope, never a 501."""
+        if name.startswith("do_"):
+            method = name[3:]
 
-    def do_PUT(self) -> None:  # noqa: N802
-        self._discard_body()
-        self._dispatch("PUT")
+            def answer() -> None:
+                self._discard_body()
+                self._dispatch(method)
 
-    def do_PATCH(self) -> None:  # noqa: N802
-        self._discard_body()
-        self._dispatch("PATCH")
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._discard_body()
-        self._dispatch("DELETE")
-
-    def do_TRACE(self) -> None:  # noqa: N802
-        self._dispatch("TRACE")
+            return answer
+        raise AttributeError(name)
 
     def _discard_body(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

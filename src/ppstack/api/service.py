@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ppstack.api import retry
 from ppstack.entities import EntitySpec
-from ppstack.errors import BadInput, NotFound, ServiceUnavailable
+from ppstack.errors import BadInput, NotFound
 from ppstack.serving.keys import CURRENT_SK, HISTORY_PREFIX, KEY_NORMALIZERS, item_pk
+from ppstack.serving.projection import VERSION_ATTRIBUTES
+from ppstack.serving.retry import Backoff, batch_get
 
-# Attributes every entity item carries besides its business fields (DESIGN.md "4. DynamoDB serving").
-ITEM_ATTRIBUTES: tuple[str, ...] = (
-    "entity_type",
-    "entity_id",
-    "effective_from",
-    "effective_to",
-    "is_current",
-    "fingerprint",
-    "last_ingestion_batch_id",
-)
+# Attributes every entity item carries besides its business fields: the sync's own list, minus
+# the table keys.
+ITEM_ATTRIBUTES: tuple[str, ...] = tuple(a for a in VERSION_ATTRIBUTES if a not in ("PK", "SK"))
+
+# A reader waits far less than the sync would: API Gateway gives up after 29 s, and a caller is
+# better served by a quick 503 to retry than by a long stall. Worst case about 1.5 s of sleeping.
+API_BACKOFF = Backoff(base=0.02, cap=0.5, attempts=6)
 
 KEY_HINTS = {
     "ndc11": "use a package NDC as 4-4-2, 5-3-2 or 5-4-1 with hyphens, or 11 digits "
@@ -108,26 +106,12 @@ def get_history(client: Any, table: str, spec: EntitySpec, entity_id: str) -> li
 
 def batch_get_current(client: Any, table: str, spec: EntitySpec,
                       entity_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """``V#CURRENT`` of up to 100 ids (one BatchGetItem, retrying ``UnprocessedKeys``).
+    """``V#CURRENT`` of the ids (BatchGetItem of 100 keys at most per request, retrying
+    ``UnprocessedKeys`` with capped exponential backoff and jitter: ``serving.retry``).
 
     Returns id -> item for the ids that exist; a missing id (removed by a sync between the token
     query and this read) is simply absent.
     """
-    if len(entity_ids) > 100:
-        raise ValueError("BatchGetItem takes at most 100 keys")
-    found: dict[str, dict[str, Any]] = {}
-    if not entity_ids:
-        return found
-    keys = [{"PK": {"S": item_pk(spec.name, i)}, "SK": {"S": CURRENT_SK}} for i in entity_ids]
-    request: dict[str, Any] = {table: {"Keys": keys}}
-    delays = retry.backoff_delays()
-    for attempt in range(len(delays) + 1):
-        resp = client.batch_get_item(RequestItems=request)
-        for item in resp.get("Responses", {}).get(table, []):
-            found[item["entity_id"]["S"]] = to_json(spec, item)
-        request = resp.get("UnprocessedKeys") or {}
-        if not request:
-            return found
-        if attempt < len(delays):
-            retry.sleep(delays[attempt])
-    raise ServiceUnavailable("DynamoDB kept returning unprocessed keys; retry the request shortly")
+    keys = [{"PK": {"S": item_pk(spec.name, i)}, "SK": {"S": CURRENT_SK}} for i in dict.fromkeys(entity_ids)]
+    items = batch_get(client, table, keys, backoff=API_BACKOFF) if keys else []
+    return {item["entity_id"]["S"]: to_json(spec, item) for item in items}
