@@ -1,0 +1,93 @@
+"""``ppstack ingest`` / ``run`` / ``status`` end to end: archive, real stage, close, insert, sync."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ppstack.backends import Runtime
+from ppstack.cli.main import cli
+from ppstack.errors import Refused
+from ppstack.pipeline.invariants import check_invariants
+from ppstack.settings import Settings
+
+
+def cut(sample_files: dict[str, Path], out: Path, products: int, drop_packages: int = 0
+        ) -> tuple[Path, Path]:
+    """A small delivery: the first products of the bundled sample and their packages (bytes as
+    published), minus the first ``drop_packages`` packages."""
+    prod_lines = sample_files["product"].read_bytes().split(b"\r\n")
+    pack_lines = sample_files["package"].read_bytes().split(b"\r\n")
+    kept = prod_lines[: products + 1]
+    ids = {line.split(b"\t", 1)[0] for line in kept[1:]}
+    packs = [pack_lines[0]] + [p for p in pack_lines[1:] if p.split(b"\t", 1)[0] in ids]
+    packs = packs[:1] + packs[1 + drop_packages:]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "product.txt").write_bytes(b"\r\n".join(kept) + b"\r\n")
+    (out / "package.txt").write_bytes(b"\r\n".join(packs) + b"\r\n")
+    return out / "product.txt", out / "package.txt"
+
+
+def invoke(settings: Settings, *args: str):
+    env = {"PPSTACK_DYNAMODB_ENDPOINT": settings.dynamodb_endpoint,
+           "PPSTACK_DYNAMODB_TABLE": settings.dynamodb_table}
+    return CliRunner().invoke(cli, ["--home", settings.home, "--quiet", *args], env=env)
+
+
+def rows(settings: Settings) -> list[dict]:
+    rt = Runtime(settings)
+    try:
+        return rt.engine.execute("SELECT * FROM conformed.drug").dicts()
+    finally:
+        rt.close()
+
+
+@pytest.mark.slow
+def test_pipeline_cli_ingest_two_days_then_status(settings: Settings, sample_files: dict,
+                                                  tmp_path: Path) -> None:
+    day1 = cut(sample_files, tmp_path / "d1", products=60)
+    day2 = cut(sample_files, tmp_path / "d2", products=60, drop_packages=12)
+
+    first = invoke(settings, "ingest", "DRUG", "FDA_NDC", *map(str, day1), "--date", "2019-04-29")
+    assert first.exit_code == 0, first.output
+    assert "state      synced" in first.output and "dynamodb" in first.output
+    before = rows(settings)
+    check_invariants([], before, "ndc")
+
+    # twelve packages gone: more than 5 % of a small delivery -> refused, nothing changed
+    refused = invoke(settings, "ingest", "DRUG", "FDA_NDC", *map(str, day2), "--date", "2019-04-30")
+    assert isinstance(refused.exception, Refused) and refused.exception.exit_code == 2
+    assert "--allow-mass-delete" in str(refused.exception)
+    assert "state      failed" in refused.output  # the failed batch's report is still printed
+    assert rows(settings) == before
+
+    resumed = invoke(settings, "run", "DRUG", "FDA_NDC", "--date", "2019-04-30",
+                     "--allow-mass-delete", "--format", "json")
+    assert resumed.exit_code == 0, resumed.output
+    record = json.loads(resumed.output)
+    assert record["state"] == "synced" and record["counts"]["deleted"] == 12
+    assert record["attempts"] == 2
+    check_invariants(before, rows(settings), "ndc")
+
+    status = invoke(settings, "status", "DRUG", "--format", "json")
+    listed = json.loads(status.output)
+    assert [(b["date"], b["state"]) for b in listed] == [("2019-04-29", "synced"),
+                                                         ("2019-04-30", "synced")]
+
+    late = invoke(settings, "run", "DRUG", "FDA_NDC", "--date", "2019-04-28")
+    assert isinstance(late.exception, Refused) and "replaying the raw archive" in str(late.exception)
+
+
+def test_pipeline_cli_status_without_batches_is_empty(offline_settings: Settings) -> None:
+    result = CliRunner().invoke(cli, ["--home", offline_settings.home, "status", "DRUG",
+                                      "--format", "json"])
+    assert result.exit_code == 0 and json.loads(result.output) == []
+
+
+def test_pipeline_cli_bad_date_is_usage_error(offline_settings: Settings) -> None:
+    result = CliRunner().invoke(cli, ["--home", offline_settings.home, "run", "DRUG", "FDA_NDC",
+                                      "--date", "2019-02-30"])
+    assert result.exit_code != 0
