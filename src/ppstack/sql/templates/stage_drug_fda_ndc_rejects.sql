@@ -69,11 +69,11 @@ joined AS (
     p.deaschedule,
     p.ndc_exclude_flag,
     -- the package code with surrounding whitespace removed (Python's str.strip())
-    regexp_replace(
-      k.ndcpackagecode,
-      '^[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+|[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+$',
-      ''
-    ) AS code,
+    -- (regexp_like first: almost no code has edge whitespace, and a match is cheaper than a replace)
+    CASE WHEN regexp_like(k.ndcpackagecode, '^[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]|[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]$')
+      THEN regexp_replace(k.ndcpackagecode, '^[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+|[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+$', '')
+      ELSE k.ndcpackagecode
+    END AS code,
     trim(p.productndc) AS product_code
   FROM package k
   LEFT JOIN product p ON p.productid = k.productid
@@ -107,7 +107,10 @@ keyed AS (
 ),
 -- The rows the batch CTAS stages candidates of (identical WHERE as stage_drug_fda_ndc.sql).
 accepted AS (
-  SELECT *
+  SELECT
+    keyed.*,
+    split(active_numerator_strength, '; ') AS numerators,
+    split(active_ingred_unit, '; ') AS units
   FROM keyed
   WHERE product_productid IS NOT NULL        -- else reject 'no_product'
     AND ndc_exclude_flag = 'N'               -- 'E' = excluded; anything else: 'bad_exclude_flag'
@@ -115,45 +118,74 @@ accepted AS (
     AND substr(ndc, 1, 9) = product_ndc9     -- else reject 'ndc_product_mismatch'
 ),
 -- Text fields cleaned: whitespace runs -> one space, then the (at most one) leading/trailing
--- space removed, '' -> NULL. Case is kept.
+-- space removed, '' -> NULL. Case is kept. The cheap regexp_like first finds the few values that
+-- need it (double space, edge space, or any whitespace other than ' '); the rest are already
+-- clean, and skipping two regexp_replace calls on them halves the CTAS time.
 cleaned AS (
   SELECT
     _source_file,
     _source_row,
     productid,
     ndc,
-    regexp_replace(regexp_replace(proprietaryname, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS proprietary_name,
-    regexp_replace(regexp_replace(substancename, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS ingredient_list,
+    CASE WHEN regexp_like(proprietaryname, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(proprietaryname, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE proprietaryname END AS proprietary_name,
+    CASE WHEN regexp_like(substancename, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(substancename, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE substancename END AS ingredient_list,
     -- strength: numerators and units are '; '-separated lists in ingredient order (split on
     -- '; ' exactly, as FDA joins them; only SUBSTANCENAME/LABELERNAME hold a bare ';' inside a
     -- value, and those are never split). Equal counts: 'n1 u1; n2 u2'. Different counts (2 rows
     -- in 2019-04-29) cannot be paired, so the two raw values are kept side by side: 'N U'.
     -- The outer whitespace clean-up also drops the ' ' of a pair whose unit or number is empty.
+    -- (numerators / units are the two lists split once, in "accepted".)
     regexp_replace(regexp_replace(
       CASE
-        WHEN cardinality(split(active_numerator_strength, '; '))
-           = cardinality(split(active_ingred_unit, '; '))
+        WHEN cardinality(numerators)
+           = cardinality(units)
           THEN array_join(
             transform(
-              sequence(1, cardinality(split(active_numerator_strength, '; '))),
-              i -> element_at(split(active_numerator_strength, '; '), i) || ' '
-                   || element_at(split(active_ingred_unit, '; '), i)
+              sequence(1, cardinality(numerators)),
+              i -> element_at(numerators, i) || ' '
+                   || element_at(units, i)
             ),
             '; ')
         ELSE active_numerator_strength || ' ' || active_ingred_unit
       END,
       '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS strength,
-    regexp_replace(regexp_replace(routename, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS route,
-    regexp_replace(regexp_replace(nonproprietaryname, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS nonproprietary_name,
-    regexp_replace(regexp_replace(dosageformname, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS dosage_form,
-    regexp_replace(regexp_replace(labelername, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS labeler_name,
-    regexp_replace(regexp_replace(productndc, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS product_ndc,
-    regexp_replace(regexp_replace(ndcpackagecode, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS package_ndc,
-    regexp_replace(regexp_replace(packagedescription, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS package_description,
-    regexp_replace(regexp_replace(producttypename, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS product_type,
-    regexp_replace(regexp_replace(marketingcategoryname, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS marketing_category,
-    regexp_replace(regexp_replace(applicationnumber, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS application_number,
-    regexp_replace(regexp_replace(deaschedule, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '') AS dea_schedule,
+    CASE WHEN regexp_like(routename, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(routename, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE routename END AS route,
+    CASE WHEN regexp_like(nonproprietaryname, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(nonproprietaryname, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE nonproprietaryname END AS nonproprietary_name,
+    CASE WHEN regexp_like(dosageformname, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(dosageformname, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE dosageformname END AS dosage_form,
+    CASE WHEN regexp_like(labelername, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(labelername, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE labelername END AS labeler_name,
+    CASE WHEN regexp_like(productndc, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(productndc, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE productndc END AS product_ndc,
+    CASE WHEN regexp_like(ndcpackagecode, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(ndcpackagecode, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE ndcpackagecode END AS package_ndc,
+    CASE WHEN regexp_like(packagedescription, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(packagedescription, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE packagedescription END AS package_description,
+    CASE WHEN regexp_like(producttypename, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(producttypename, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE producttypename END AS product_type,
+    CASE WHEN regexp_like(marketingcategoryname, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(marketingcategoryname, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE marketingcategoryname END AS marketing_category,
+    CASE WHEN regexp_like(applicationnumber, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(applicationnumber, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE applicationnumber END AS application_number,
+    CASE WHEN regexp_like(deaschedule, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
+      THEN regexp_replace(regexp_replace(deaschedule, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
+      ELSE deaschedule END AS dea_schedule,
     -- Dates are YYYYMMDD; the shape check keeps date_parse from accepting other lengths, and
     -- try() turns an impossible day (20190231) into NULL instead of failing the batch.
     -- stage_drug_fda_ndc_counts.sql counts the values that became NULL this way.
@@ -163,7 +195,13 @@ cleaned AS (
       THEN CAST(try(date_parse(trim(endmarketingdate), '%Y%m%d')) AS date) END AS marketing_end_date,
     CASE WHEN regexp_like(trim(package_start_raw), '^[0-9]{8}$')
       THEN CAST(try(date_parse(trim(package_start_raw), '%Y%m%d')) AS date) END AS package_start_date
-  FROM accepted
+  -- Only keys listed more than once can produce duplicates; ranking within a key does not
+  -- depend on other keys, so cleaning and fingerprinting just these rows gives the same losers.
+  FROM (
+    SELECT *
+    FROM (SELECT a.*, count(*) OVER (PARTITION BY ndc) AS rows_with_ndc FROM accepted a)
+    WHERE rows_with_ndc > 1
+  )
 ),
 -- '' -> NULL for every text field (after trimming), so '' and missing are one value.
 business AS (
