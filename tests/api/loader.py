@@ -71,12 +71,17 @@ def _read_tsv(path: Path) -> Iterator[dict[str, str]]:
             yield dict(zip(header, line.split("\t"), strict=False))
 
 
-def read_drug_rows(data_dir: Path = DATA_DIR) -> list[dict[str, str | None]]:
-    """Package rows joined to product rows (NDC_EXCLUDE_FLAG = 'N'), as DRUG business fields."""
-    products = {p["PRODUCTID"]: p for p in _read_tsv(data_dir / "product.txt")
+def read_drug_rows(data_dir: Path = DATA_DIR, product: Path | None = None,
+                   package: Path | None = None) -> list[dict[str, str | None]]:
+    """Package rows joined to product rows (NDC_EXCLUDE_FLAG = 'N'), as DRUG business fields.
+
+    Reads ``data_dir``/product.txt and package.txt unless explicit files are given (the bench
+    passes the full dated FDA files).
+    """
+    products = {p["PRODUCTID"]: p for p in _read_tsv(product or data_dir / "product.txt")
                 if p.get("NDC_EXCLUDE_FLAG") == "N"}
     rows: dict[str, dict[str, str | None]] = {}
-    for pk in _read_tsv(data_dir / "package.txt"):
+    for pk in _read_tsv(package or data_dir / "package.txt"):
         p = products.get(pk["PRODUCTID"])
         ndc = normalize_ndc(pk["NDCPACKAGECODE"])
         if p is None or ndc is None:
