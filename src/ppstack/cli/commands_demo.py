@@ -60,4 +60,37 @@ def scenario(out_dir: str, dates: str, seed: int, product: str | None, package: 
     click.echo(f"wrote {len(rows)} snapshot(s) and scenario.json to {out_dir}", err=True)
 
 
-COMMANDS: tuple = (scenario,)
+# --------------------------------------------------------------------------- ppstack demo
+
+
+@click.command("demo")
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="Keep the API running until Ctrl-C after the walkthrough, or exit.")
+@click.option("--port", type=int, default=8080, show_default=True, help="Port of the local API.")
+@click.pass_context
+def demo(ctx: click.Context, serve: bool, port: int) -> None:
+    """Run the whole flow on the bundled real FDA extract, then serve the API.
+
+    Derives three dated deliveries (new, changed, disappeared, reactivated and duplicated
+    drugs), archives and ingests each one (raw -> staging -> Iceberg SCD2 -> DynamoDB), prints a
+    batch report per batch and real API responses, and leaves the API running until Ctrl-C.
+    It empties PPSTACK_HOME first (only a home an earlier demo made).
+
+    \b
+    Example:
+      ppstack demo
+      ppstack --home /tmp/ppdemo demo --no-serve
+    """
+    from ppstack.demo import run_demo
+
+    settings = ctx.obj["settings"]
+    quiet = ctx.obj.get("quiet", False)
+
+    def progress(msg: str) -> None:
+        if not quiet:
+            click.echo(f"  .. {msg}", err=True)
+
+    run_demo(settings, serve=serve, port=port, echo=click.echo, progress=progress)
+
+
+COMMANDS: tuple = (scenario, demo)
