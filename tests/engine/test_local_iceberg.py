@@ -222,3 +222,18 @@ def test_create_iceberg_transform_without_pyiceberg_core_refused(athena: Runner)
         athena("CREATE TABLE conformed.m (d date) PARTITIONED BY (month(d)) TBLPROPERTIES ('table_type'='ICEBERG')")
     with pytest.raises(EngineError, match="does not exist"):
         athena("SELECT * FROM conformed.m")
+
+
+def test_merge_into_empty_table_commits_inserted_rows(athena: Runner, engine: LocalEngine) -> None:
+    athena(CONFORMED_DDL)
+    r = athena("MERGE INTO conformed.item t USING (VALUES ('a', 'A')) AS s(id, name) ON t.id = s.id "
+               "WHEN NOT MATCHED THEN INSERT (id, name) VALUES (s.id, s.name)")
+    assert r.rowcount == 1
+    assert len(snapshot_ids(engine)) == 1
+    assert athena("SELECT id, name FROM conformed.item").rows == [("a", "A")]
+
+
+def test_select_accepts_aws_catalog_qualified_name(item: Runner) -> None:
+    # table_ref on AWS quotes the S3 Tables catalog; the local engine ignores the catalog part.
+    sql = 'SELECT count(*) FROM "s3tablescatalog/pp-tables"."conformed"."item"'
+    assert item(sql).scalar() == 3

@@ -213,9 +213,10 @@ class IcebergStore:
     def remember(self, namespace: str, name: str, snapshot_id: int, data: Any) -> None:
         """Cache a snapshot's contents (also used right after our own commit: no rescan needed)."""
         with self._lock:
-            # Keep the newest few snapshots per table: time travel reads are rare.
-            keys = sorted(k for k in self._cache if k[:2] == (namespace, name))
-            for k in keys[:-3]:
+            # Keep the most recently stored few per table (dicts keep insertion order; snapshot
+            # ids are random, not chronological): time-travel reads are rare.
+            keys = [k for k in self._cache if k[:2] == (namespace, name)]
+            for k in keys[:-2]:
                 del self._cache[k]
             self._cache[(namespace, name, snapshot_id)] = data
 

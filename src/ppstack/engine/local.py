@@ -310,7 +310,7 @@ class LocalEngine:
 
         written = ext.data_files(directory)
         schema = pq.read_schema(written[0])
-        columns = [[f.name, ext.arrow_to_athena_type(f.type)] for f in schema]
+        columns = [[f.name.lower(), ext.arrow_to_athena_type(f.type)] for f in schema]
         table = ExternalTable(ns, name, columns, str(location), properties={
             k: str(v) for k, v in props.items() if not k.startswith("__")})
         if not self.registry.create(table):
@@ -412,7 +412,6 @@ class LocalEngine:
                 if when.args.get("source"):
                     raise EngineError("WHEN NOT MATCHED BY SOURCE is not part of Athena's MERGE grammar")
         ice = self.iceberg.load(ns, name)
-        current = ice.current_snapshot()
         scratch = self._scratch_table(self.iceberg.arrow(ice), cleanup)
         self._bind_reads(tree, cleanup, skip=target)
         _rebind(target, scratch, name)
@@ -423,8 +422,8 @@ class LocalEngine:
                 raise EngineError("MERGE_TARGET_ROW_MULTIPLE_MATCHES: one target row matched more than "
                                   "one source row; make the MERGE source unique per key") from e
             raise
-        if n == 0 or current is None:
-            return Result(rowcount=n)  # nothing changed: no commit, no snapshot
+        if n == 0:
+            return Result(rowcount=0)  # nothing changed: no commit, no snapshot
         rows = self.con.sql(f"SELECT * FROM {scratch}").to_arrow_table()
         new_id = self.iceberg.replace(ice, rows)
         from ppstack.engine.iceberg import conform
