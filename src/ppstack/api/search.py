@@ -13,7 +13,9 @@ Semantics (DESIGN.md "5. API"):
   independent of which path (tokens or key) found an entity.
 - ``total`` counts all matches; a page holds ``limit`` of them; ``next_cursor`` is opaque
   (URL-safe base64 of JSON: the last id shown and a hash of the parsed query, so a cursor only
-  continues the query it came from) and ``null`` on the last page.
+  continues the query it came from) and ``null`` on the last page. Paging is by position after
+  that id, not by offset, so a daily refresh between two pages neither repeats nor skips a drug
+  that was there before and after it.
 - Only the page's items are read, with one BatchGetItem.
 
 Limits keep every query bounded: ``q`` at most 200 characters and 8 tokens, prefix tokens at
