@@ -298,10 +298,12 @@ def conform(data: Any, schema: Any) -> Any:
 
 
 def _commit_error(table: Any, e: Exception) -> EngineError:
-    from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.exceptions import CommitFailedException, ValidationException
 
     name = ".".join(table.name()[-2:])
-    if isinstance(e, CommitFailedException):
+    # pyiceberg retries a lost commit; an overwrite whose input changed meanwhile then fails
+    # validation. Either way the statement is refused and nothing was committed.
+    if isinstance(e, (CommitFailedException, ValidationException)):
         return EngineError(f"concurrent commit on {name}: another writer changed it; run the statement again ({e})")
     if isinstance(e, EngineError):
         return e
