@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from engine_sql import BATCH_1, BATCH_2, STAGING_DDL, Runner, write_parquet
+from engine_sql import BATCH_1, BATCH_2, STAGING_DDL, Runner, parses_as_athena, write_parquet
 
 from ppstack.engine.local import LocalEngine
 from ppstack.errors import EngineError
@@ -105,7 +105,9 @@ def test_external_table_visible_to_second_engine(offline_settings: Settings, ath
                                                  staging: Path) -> None:
     other = LocalEngine(offline_settings)
     try:
-        r = other.execute(f"SELECT count(*) FROM staging.item_batch WHERE ingestion_batch_id = '{BATCH_1}'")
+        sql = f"SELECT count(*) FROM staging.item_batch WHERE ingestion_batch_id = '{BATCH_1}'"
+        parses_as_athena(sql)
+        r = other.execute(sql)
         assert r.scalar() == 2
     finally:
         other.close()

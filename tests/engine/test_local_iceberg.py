@@ -245,7 +245,9 @@ def test_commit_on_stale_table_is_refused(offline_settings: Settings, item: Runn
     stale = engine.iceberg_table("conformed", "item")
     other = LocalEngine(offline_settings)
     try:
-        other.execute("INSERT INTO conformed.item (id) VALUES ('other')")
+        sql = "INSERT INTO conformed.item (id) VALUES ('other')"
+        parses_as_athena(sql)
+        other.execute(sql)
     finally:
         other.close()
     rows = engine.iceberg.arrow(stale)

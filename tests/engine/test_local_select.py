@@ -72,10 +72,20 @@ def test_table_ref_is_namespace_dot_table(engine: LocalEngine) -> None:
     assert engine.table_ref("conformed", "drug") == "conformed.drug"
 
 
-def test_execute_after_close_is_engine_error(engine: LocalEngine) -> None:
+def test_execute_after_close_is_engine_error(engine: LocalEngine, athena: Runner) -> None:
     engine.close()
     with pytest.raises(EngineError, match="closed"):
-        engine.execute("SELECT 1")
+        athena("SELECT 1")
+
+
+@pytest.mark.parametrize("sql", [
+    "SHOW CREATE TABLE conformed.item",
+    "USE staging",
+    "EXPLAIN SELECT 1",
+])
+def test_execute_other_statements_refused(athena: Runner, sql: str) -> None:
+    with pytest.raises(EngineError, match="unsupported statement kind"):
+        athena(sql)
 
 
 def test_show_databases_lists_created_databases(athena: Runner) -> None:

@@ -318,7 +318,8 @@ class LocalEngine:
         return Result(rowcount=n)
 
     def _drop(self, tree: exp.Drop, cleanup: list[Callable[[], None]]) -> Result:
-        for table in tree.args.get("tables") or tree.expressions or [tree.this]:  # sqlglot 30: "tables"
+        tables = tree.args.get("tables") or tree.expressions or ([tree.this] if tree.this else [])
+        for table in tables:  # sqlglot 30 keeps DROP's names in "tables"
             ns, name = router.qualified(table)
             if self.registry.drop(ns, name):
                 continue  # data stays: DROP of an external table never deletes files
@@ -329,6 +330,8 @@ class LocalEngine:
         return Result()
 
     def _insert(self, tree: exp.Insert, cleanup: list[Callable[[], None]]) -> Result:
+        if tree.args.get("overwrite"):
+            raise EngineError("INSERT OVERWRITE is not supported by Athena for these tables")
         target = router.table_of(tree.this)
         ns, name = router.qualified(target)
         definition = self.registry.get(ns, name)
