@@ -34,9 +34,10 @@ def api_settings(dynalite_endpoint: str, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(scope="session")
 def loaded(api_settings: Settings) -> tuple[Any, Scenario]:
     """The scenario loaded once per worker; tests only read it."""
+    scenario = load_scenario(api_settings)  # the real pipeline, from archive to DynamoDB
     client = make_dynamodb(api_settings)
     ensure_table(client, api_settings.dynamodb_table)
-    return client, load_scenario(client, api_settings.dynamodb_table)
+    return client, scenario
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 """Test data for the API: real FDA rows turned into serving-table items in the documented shape.
 
-This is a stand-in for the real pipeline (archive -> stage -> conform -> sync). Its interface is
-what the API tests use and what a pipeline-backed version must keep:
+The tests load their data with the real pipeline (``load_scenario``: archive -> stage -> close ->
+insert -> sync over three dated deliveries cut from the real extract in ``data/``). The
+projection-based ``load_scenario_items`` builds the same items without the pipeline, for the
+benchmark that loads thousands of drugs quickly.
 
-- ``load_scenario(client, table) -> Scenario``: fill ``table`` with the scenario's items;
+- ``load_scenario(settings) -> Scenario``: the pipeline fills the settings' table;
 - ``Scenario``: the ids and expectations the tests assert on (current ids, the logically deleted
   id, the id with three versions and their ``effective_from`` dates).
 
@@ -171,7 +173,78 @@ def load_items(client: Any, table: str, items: list[Item]) -> int:
     return len(items)
 
 
-def load_scenario(client: Any, table: str, data_dir: Path = DATA_DIR) -> Scenario:
+def load_scenario_items(client: Any, table: str, data_dir: Path = DATA_DIR) -> Scenario:
+    """The fast path for benchmarks: the projected items written directly (no pipeline)."""
     items, scenario = scenario_items(read_drug_rows(data_dir))
     load_items(client, table, items)
     return scenario
+
+
+# ---- the real pipeline ------------------------------------------------------------------------
+
+def _edit_line(lines: list[bytes], startswith: bytes, column: int, value: bytes) -> None:
+    for i, line in enumerate(lines):
+        if line.startswith(startswith):
+            fields = line.split(b"\t")
+            fields[column] = value
+            lines[i] = b"\t".join(fields)
+            return
+    raise AssertionError(f"no line starting with {startswith!r}")
+
+
+def scenario_deliveries(data_dir: Path, out_dir: Path) -> list[tuple[str, Path, Path]]:
+    """Three dated FDA deliveries (source format kept) that produce the scenario through SCD2.
+
+    - batch 1: Strattera 0002-3227-30 with an older package description;
+    - batch 2: its description as today, its labeler spelled "Eli Lilly & Company" (changed);
+    - batch 3: the real files, minus package 0002-3228-30 (logically deleted).
+    """
+    product = (data_dir / "product.txt").read_bytes().split(b"\r\n")
+    package = (data_dir / "package.txt").read_bytes().split(b"\r\n")
+    p_head = product[0].split(b"\t")
+    k_head = package[0].split(b"\t")
+    desc, labeler = k_head.index(b"PACKAGEDESCRIPTION"), p_head.index(b"LABELERNAME")
+    v1_package = list(package)
+    _edit_line(v1_package, b"0002-3227_", desc, b"30 CAPSULE in 1 BOTTLE, PLASTIC (0002-3227-30)")
+    v2_product = list(product)
+    _edit_line(v2_product, b"0002-3227_", labeler, b"Eli Lilly & Company")
+    v3_package = [line for line in package if b"\t0002-3228-30\t" not in line]
+    versions = ((product, v1_package), (v2_product, package), (product, v3_package))
+    out = []
+    for (date, _batch), (prod, pack) in zip(BATCHES, versions, strict=True):
+        d = out_dir / date
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "product.txt").write_bytes(b"\r\n".join(prod))
+        (d / "package.txt").write_bytes(b"\r\n".join(pack))
+        out.append((date, d / "product.txt", d / "package.txt"))
+    return out
+
+
+def load_scenario(settings: Any, data_dir: Path = DATA_DIR) -> Scenario:
+    """Run the real pipeline (archive -> stage -> close -> insert -> sync) over three deliveries
+    into ``settings``' home and DynamoDB table, and read the expectations back from conformed."""
+    from ppstack.backends import Runtime
+    from ppstack.entities import get_source
+    from ppstack.pipeline.run import run_batch
+    from ppstack.raw.archive import archive
+
+    rt = Runtime(settings)
+    try:
+        source = get_source(DRUG, "FDA_NDC")
+        for date, product, package in scenario_deliveries(data_dir, settings.home_path / "deliveries"):
+            archive(rt, DRUG, source, [product, package], date)
+            record = run_batch(rt, DRUG, "FDA_NDC", date)
+            assert record.state == "synced", record
+        cols = ", ".join(DRUG.field_names)
+        current = rt.engine.execute(
+            f"SELECT {cols} FROM conformed.drug WHERE is_current ORDER BY ndc").dicts()
+        versions = rt.engine.execute(
+            f"SELECT CAST(active_from AS varchar) AS f FROM conformed.drug "
+            f"WHERE ndc = '{HISTORY_ID}' ORDER BY active_from").dicts()
+    finally:
+        rt.close()
+    rows = {r["ndc"]: {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+            for r in current}
+    assert DELETED_ID not in rows and HISTORY_ID in rows
+    return Scenario(current_ids=sorted(rows), deleted_id=DELETED_ID, history_id=HISTORY_ID,
+                    history_from=[v["f"] for v in versions], rows=rows)

@@ -46,3 +46,9 @@ def test_tokenize_folds_and_drops_stop_words() -> None:
         "alk", "abello", "strattera", "10", "mg"
     ]
     assert tokenize(None) == []
+
+
+def test_normalize_ndc_refuses_non_ascii_digits() -> None:
+    # Arabic-Indic digits are \d in Python's re but not [0-9] in the staging SQL.
+    assert normalize_ndc("٠٠٠٢-٣٢٢٧-٣٠") is None
+    assert normalize_ndc("0002-3227-3\u0661") is None

@@ -13,8 +13,8 @@ from collections.abc import Callable
 CURRENT_SK = "V#CURRENT"
 HISTORY_PREFIX = "V#"
 
-_NDC_HYPHENATED = re.compile(r"^(\d{4,5})-(\d{3,4})-(\d{1,2})$")
-_NDC_PLAIN_11 = re.compile(r"^\d{11}$")
+_NDC_HYPHENATED = re.compile(r"^([0-9]{4,5})-([0-9]{3,4})-([0-9]{1,2})$")
+_NDC_PLAIN_11 = re.compile(r"^[0-9]{11}$")
 
 
 def normalize_ndc(value: str) -> str | None:
@@ -46,7 +46,7 @@ def normalize_ndc(value: str) -> str | None:
 def normalize_labeler(value: str) -> str | None:
     """Labeler code: 4 or 5 digits -> 5 digits."""
     s = value.strip()
-    if re.fullmatch(r"\d{4,5}", s):
+    if re.fullmatch(r"[0-9]{4,5}", s):
         return s.zfill(5)
     return None
 
