@@ -37,6 +37,8 @@ def test_select_with_cte(athena: Runner) -> None:
     ("concat_ws('|', coalesce(NULL, ''), 'x')", "|x"),
     ("slice(ARRAY[1, 2, 3, 4], 2, 2)", [2, 3]),
     ("codepoint('A')", 65),
+    ("regexp_replace('a-b', '(a)-(b)', '$2$1')", "ba"),
+    ("regexp_replace('a  b', '\\s+', ' ')", "a b"),
     ("CAST(DATE '2019-04-29' AS varchar)", "2019-04-29"),
 ])
 def test_select_translates_athena_functions(athena: Runner, expr: str, expected: object) -> None:

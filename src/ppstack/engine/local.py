@@ -48,6 +48,17 @@ def _slice(node: exp.ArraySlice) -> exp.Expression:
     return exp.func("list_slice", node.this.copy(), start.copy(), end)
 
 
+def _regexp_replacement(node: exp.RegexpReplace) -> exp.Expression:
+    """Java-style group references in a replacement (``$1``) -> RE2's ``\\1``."""
+    import re
+
+    rep = node.args.get("replacement")
+    if isinstance(rep, exp.Literal) and rep.is_string and "$" in rep.name:
+        text = re.sub(r"(?<!\\)\$(\d)", r"\\\1", rep.name).replace("\\$", "$")
+        node.set("replacement", exp.Literal.string(text))
+    return node
+
+
 class LocalEngine:
     """``SqlEngine`` on DuckDB + pyiceberg. Not shared between threads without its lock (it has one)."""
 
@@ -59,6 +70,7 @@ class LocalEngine:
     # sqlglot nodes whose DuckDB rendering differs in meaning from Trino's.
     NODE_FIXES: dict[type[exp.Expression], Callable[[Any], exp.Expression]] = {
         exp.ArraySlice: _slice,
+        exp.RegexpReplace: _regexp_replacement,
     }
 
     def __init__(self, settings: Settings) -> None:
