@@ -1,4 +1,5 @@
-"""CLI commands of the pipeline area: ``run``, ``ingest`` (= archive + run) and ``status``.
+"""CLI commands of the pipeline area: ``run``, ``ingest`` (= archive + run), ``status`` and
+``abandon``.
 
 Progress goes to stderr; stdout carries the batch report (or the status listing) only. Guard
 refusals and the lock are ``Refused`` / ``Locked`` errors, which ``cli.main`` turns into exit
@@ -145,4 +146,36 @@ def status_command(ctx: click.Context, entity: str, fmt: str) -> None:
         click.echo("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)).rstrip())
 
 
-COMMANDS: tuple[click.Command, ...] = (run_command, ingest_command, status_command)
+@click.command("abandon")
+@click.argument("entity")
+@click.option("--batch-id", "batch_id", required=True, metavar="BATCH_ID",
+              help="The unfinished batch to give up (see ppstack status ENTITY).")
+@click.option("--reason", required=True, help="Why, in words; kept in the ledger record.")
+@_format
+@click.pass_context
+def abandon_command(ctx: click.Context, entity: str, batch_id: str, reason: str, fmt: str) -> None:
+    """Give up a batch that failed or stopped before 'closed', so a later date can run.
+
+    Allowed only while the conformed table is untouched by the batch (e.g. the mass-delete
+    guard refused a truncated file); a batch past 'closed' must be finished with ppstack run.
+    The ledger record stays, with state 'abandoned' and the reason.
+
+    \b
+    Example:
+      ppstack abandon DRUG --batch-id 20190430T060000.000000Z --reason "truncated package.txt"
+    """
+    from ppstack.pipeline.run import abandon_batch, report
+
+    rt = Runtime(ctx.obj["settings"])
+    try:
+        record = abandon_batch(rt, entity, batch_id, reason)
+    finally:
+        rt.close()
+    if fmt == "json":
+        click.echo(record.to_json().decode("utf-8"))
+    else:
+        click.echo(report(record))
+
+
+COMMANDS: tuple[click.Command, ...] = (run_command, ingest_command, status_command,
+                                       abandon_command)

@@ -27,8 +27,9 @@ a cold start only pays for what one invocation uses). The intended calls are:
 - ``run.record_step(runtime, state, step) -> dict`` ledger ``closed`` / ``inserted``.
 - ``run.record_failure(runtime, state, error) -> dict`` ledger ``failed`` with the error;
   releases the lock.
-- ``serving.sync.sync_batch(runtime, entity, batch_id) -> dict`` DynamoDB writes, then
-  ``run.record_step(runtime, state, "synced")`` which releases the lock.
+- ``serving.sync.sync_batch(runtime, entity, batch_id) -> SyncStats`` DynamoDB writes, then
+  ``run.record_step(runtime, {**state, "dynamodb": stats}, "synced")``, which records them and
+  releases the lock.
 """
 
 from __future__ import annotations
@@ -129,8 +130,11 @@ def sync(event: Event, context: Any = None) -> dict[str, Any]:
     runtime = _runtime()
     counts = _call("ppstack.serving.sync", "sync_batch", runtime, str(state["entity"]).upper(),
                    str(state["batch_id"]))
-    result = _json(_call("ppstack.pipeline.run", "record_step", runtime, state, "synced"))
-    result.setdefault("dynamodb", _json(counts))
+    # SyncStats.to_dict() is what the ledger stores locally (it adds the total "writes").
+    stats = counts.to_dict() if hasattr(counts, "to_dict") else _json(counts)
+    result = _json(_call("ppstack.pipeline.run", "record_step", runtime,
+                         {**state, "dynamodb": stats}, "synced"))
+    result.setdefault("dynamodb", stats)
     return result
 
 
