@@ -1,20 +1,17 @@
 """End to end with the real pipeline: staging (prepared Parquet) -> close MERGE -> insert ->
 the pipeline's sync step, on the real local engine (DuckDB + pyiceberg) and dynalite; then
-reconcile through the engine reports nothing and the ledger holds the write counts."""
+reconcile through the engine reports nothing and the ledger holds the write counts. Only the
+stage step is swapped, for one writing the batch's staging Parquet (``prepared_staging``)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from prepared_staging import bootstrap_staging, staging_step
 
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG
 from ppstack.pipeline.run import run_batch
 from ppstack.pipeline.steps import CLOSE, INSERT, STAGE, SYNC, replace_step
 from ppstack.serving.reconcile import reconcile
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
-from pipeline_support import bootstrap_staging, staging_step  # noqa: E402
 
 BATCHES = [
     ("2025-01-03", {"00000000001": {"proprietary_name": "Prozac", "labeler_name": "Eli Lilly"},
@@ -28,7 +25,7 @@ BATCHES = [
 
 
 def test_pipeline_batches_then_reconcile_clean(runtime: Runtime) -> None:
-    bootstrap_staging(runtime)
+    bootstrap_staging(runtime, DRUG)
     for day, batch in BATCHES:
         steps = replace_step((STAGE, CLOSE, INSERT, SYNC), "stage", staging_step(batch).run)
         record = run_batch(runtime, DRUG, "FDA_NDC", day, steps=steps, allow_mass_delete=True)

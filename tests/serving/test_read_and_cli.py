@@ -1,7 +1,7 @@
 """The engine-facing wrappers (templates through the SqlEngine port) and the CLI commands.
 
-The engine is a real DuckDB running the Athena templates through sqlglot, over a table loaded
-from the SCD2 model (``serving_duck_engine``).
+The engine is the real one (``LocalEngine``: DuckDB + pyiceberg) over the real conformed Iceberg
+table, which holds the SCD2 model's rows (``conformed_rows.load_conformed``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+from conformed_rows import load_conformed
 from scd2_model import Scd2Model
-from serving_duck_engine import DuckEngine
 from serving_support import SPEC, scan_all
 
 from ppstack.backends import Runtime
@@ -43,49 +43,51 @@ def three_batches() -> Scd2Model:
     return model
 
 
-def engine_for(model: Scd2Model) -> DuckEngine:
-    engine = DuckEngine()
-    engine.load(SPEC, model.all_rows())
-    return engine
-
-
-def test_sync_batch_reads_rows_through_engine(new_runtime: Callable[..., Runtime]) -> None:
+def test_sync_batch_reads_rows_through_engine(new_runtime: Callable[..., Runtime], runtime: Runtime,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Each batch is synced right after conformed received it (DESIGN.md "Batches")."""
     model = Scd2Model(SPEC)
     rt = new_runtime()
-    rt._engine = DuckEngine()
+    statements: list[str] = []
+    execute = rt.engine.execute
+
+    def recording(sql: str):  # a spy: the real engine still runs every statement
+        statements.append(sql)
+        return execute(sql)
+
+    monkeypatch.setattr(rt.engine, "execute", recording)
     for day, snap in SNAPSHOTS:
         b = model.apply(snap, day)
-        rt.engine.load(SPEC, model.all_rows())
+        load_conformed(runtime, SPEC, model.all_rows())  # the fixture's own engine: not recorded
         sync_batch(rt, "DRUG", b)
     assert scan_all(rt.dynamodb, rt.settings.dynamodb_table) == project(SPEC, model.all_rows())
-    assert all("ingestion_batch_id = '" in s for s in rt.engine.statements)
+    assert statements and all("ingestion_batch_id = '" in s for s in statements)
 
 
 def test_rebuild_and_reconcile_read_all_rows_through_engine(new_runtime: Callable[..., Runtime]) -> None:
     model = three_batches()
     rt = new_runtime()
-    rt._engine = engine_for(model)
+    load_conformed(rt, SPEC, model.all_rows())
     stats = rebuild(rt, SPEC)
     assert stats.keys == 2 and stats.history_items == 2
     assert reconcile(rt, SPEC) == []
 
 
-def test_batch_sql_bad_batch_id_refused() -> None:
+def test_batch_sql_bad_batch_id_refused(runtime: Runtime) -> None:
     with pytest.raises(BadInput):
-        batch_sql(SPEC, DuckEngine(), "pp-archive", "2025-01-03'; DROP TABLE x; --")
+        batch_sql(SPEC, runtime.engine, "pp-archive", "2025-01-03'; DROP TABLE x; --")
 
 
 # ---- CLI ----
 @pytest.fixture
 def cli_env(new_runtime: Callable[..., Runtime], monkeypatch: pytest.MonkeyPatch):
-    """ppstack's own entry point, with the engine factory giving DuckDB over the model's rows."""
+    """ppstack's own entry point on the test's home: its engine is the real one, over the same
+    conformed table the tests fill from the model (``load_conformed``)."""
     model = Scd2Model(SPEC)
     rt = new_runtime()
     monkeypatch.setenv("PPSTACK_HOME", rt.settings.home)
     monkeypatch.setenv("PPSTACK_DYNAMODB_ENDPOINT", rt.settings.dynamodb_endpoint)
     monkeypatch.setenv("PPSTACK_DYNAMODB_TABLE", rt.settings.dynamodb_table)
-    monkeypatch.setattr("ppstack.backends.make_engine", lambda settings: engine_for(model))
     return model, rt
 
 
@@ -99,6 +101,7 @@ def test_cli_sync_batch_then_reconcile_exit_zero(cli_env, capsys: pytest.Capture
     model, rt = cli_env
     for day, snap in SNAPSHOTS:
         b = model.apply(snap, day)
+        load_conformed(rt, SPEC, model.all_rows())
         capsys.readouterr()
         assert run_cli(["-q", "sync", "DRUG", "--batch-id", b, "--format", "json"]) == 0
     last = json.loads(capsys.readouterr().out)
@@ -107,18 +110,20 @@ def test_cli_sync_batch_then_reconcile_exit_zero(cli_env, capsys: pytest.Capture
 
 
 def test_cli_reconcile_differences_exit_one(cli_env, capsys: pytest.CaptureFixture) -> None:
-    model, _ = cli_env
+    model, rt = cli_env
     for day, snap in SNAPSHOTS:
         model.apply(snap, day)
+    load_conformed(rt, SPEC, model.all_rows())
     assert run_cli(["reconcile", "DRUG", "--format", "json"]) == 1  # table still empty
     diffs = json.loads(capsys.readouterr().out)
     assert {d["kind"] for d in diffs} == {"missing", "missing_token"}
 
 
 def test_cli_sync_rebuild_then_reconcile_clean(cli_env, capsys: pytest.CaptureFixture) -> None:
-    model, _ = cli_env
+    model, rt = cli_env
     for day, snap in SNAPSHOTS:
         model.apply(snap, day)
+    load_conformed(rt, SPEC, model.all_rows())
     assert run_cli(["sync", "DRUG", "--rebuild", "--format", "json"]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["keys"] == 2
