@@ -9,7 +9,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -37,16 +37,18 @@ def _as_of_snapshot(sql: str, snapshot: int, settings: Settings) -> str:
 
 def _as_of_time(sql: str, instant: str, settings: Settings) -> str:
     """Read every conformed (Iceberg) table of ``sql`` as it was committed at ``instant`` (UTC)."""
+    from ppstack.pipeline.timetravel import system_time
+
+    return _pin_conformed(sql, system_time(instant, "--as-of-time"), settings)
+
+
+def _parse(sql: str) -> Any:
+    import sqlglot
+
     try:
-        moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(f"--as-of-time must be an ISO 8601 instant, not {instant!r}") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    # The same literal form as pipeline.timetravel.as_of_time (a UTC wall-clock instant).
-    # ref: https://docs.aws.amazon.com/athena/latest/ug/querying-iceberg-time-travel-and-version-travel-queries.html
-    text = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return _pin_conformed(sql, f"FOR TIMESTAMP AS OF TIMESTAMP '{text}'", settings)
+        return sqlglot.parse_one(sql, read="athena")
+    except sqlglot.errors.ParseError as e:
+        raise BadInput(f"cannot parse the query: {e}") from None
 
 
 def _pin_conformed(sql: str, clause: str, settings: Settings) -> str:
@@ -56,11 +58,10 @@ def _pin_conformed(sql: str, clause: str, settings: Settings) -> str:
 
     from ppstack.sql.params import CONFORMED_NS
 
-    try:
-        tree = sqlglot.parse_one(sql, read="athena")
-    except sqlglot.errors.ParseError as e:
-        raise BadInput(f"cannot parse the query: {e}") from None
-    version = sqlglot.parse_one(f"SELECT * FROM t {clause}", read="athena").find(exp.Table).args["version"]
+    tree = _parse(sql)
+    probe = sqlglot.parse_one(f"SELECT * FROM t {clause}", read="athena").find(exp.Table)
+    assert probe is not None
+    version = probe.args["version"]
     pinned = 0
     for table in tree.find_all(exp.Table):
         if table.db == CONFORMED_NS:
@@ -71,7 +72,45 @@ def _pin_conformed(sql: str, clause: str, settings: Settings) -> str:
     return tree.sql(dialect="athena")
 
 
+def _as_of_date(sql: str, day: str, settings: Settings) -> str:
+    """Business time: replace every conformed table the query reads by the versions in force on
+    ``day`` (``pipeline.timetravel.in_force``, the half-open rule of ``scd2_as_of.sql``), as a
+    subquery under the table's alias or name, so the rest of the query reads it unchanged.
+
+    A ``FOR ... AS OF`` clause already on the table (``--as-of-snapshot`` / ``--as-of-time``)
+    moves into the subquery: business time as of ``day``, as the system knew it then.
+    """
+    from sqlglot import exp
+
+    from ppstack.pipeline.timetravel import in_force
+    from ppstack.sql.params import CONFORMED_NS
+
+    check_date(day, "--as-of-date")
+    tree = _parse(sql)
+    tables = [t for t in tree.find_all(exp.Table) if t.db == CONFORMED_NS]
+    if not tables:
+        raise BadInput(f"--as-of-date applies to {CONFORMED_NS}.<entity> tables; the query reads none")
+    for table in tables:
+        if not isinstance(table.parent, (exp.From, exp.Join)):
+            raise BadInput(f"--as-of-date rewrites tables read in FROM / JOIN; "
+                           f"{table.sql(dialect='athena')} is not one")
+        bare = table.copy()
+        bare.set("alias", None)
+        inner = _parse(in_force(bare.sql(dialect="athena"), day, "--as-of-date"))
+        for node in inner.walk():
+            node.comments = None  # the template's header comment, not the user's query
+        inner.find(exp.Table).replace(bare)
+        alias = table.args.get("alias")
+        alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(table.name))
+        table.replace(exp.Subquery(this=inner, alias=alias))
+    return tree.sql(dialect="athena")
+
+
 QUERY_REWRITES: tuple[tuple[click.Option, QueryRewrite], ...] = (
+    (click.Option(["--as-of-date"], default=None, metavar="YYYY-MM-DD",
+                  help="Business time: read conformed tables as the versions in force on this day "
+                       "(active_from <= D < active_to). Combines with --as-of-snapshot / --as-of-time."),
+     _as_of_date),
     (click.Option(["--as-of-snapshot"], type=int, default=None, metavar="SNAPSHOT_ID",
                   help="System time: read conformed tables as of this Iceberg snapshot id."),
      _as_of_snapshot),
@@ -133,6 +172,15 @@ def _query_command() -> click.Command:
         Example:
           ppstack query "SELECT count(*) FROM conformed.drug WHERE is_current"
           ppstack query "SELECT * FROM staging.drug_batch WHERE ingestion_batch_id = '20250103T060012.123456Z' LIMIT 5" --format json
+
+        Time travel on conformed.<entity> tables: --as-of-date D reads the versions in force on
+        day D (business time, active_from <= D < active_to); --as-of-snapshot / --as-of-time
+        read the table as an Iceberg snapshot committed it (system time). Given together: day D
+        as the table stood at that snapshot.
+
+        \b
+          ppstack query --as-of-date 2019-04-30 "SELECT ndc, proprietary_name FROM conformed.drug WHERE ndc = '00002080001'"
+          ppstack query --as-of-date 2019-04-30 --as-of-snapshot 4431203399921377214 "SELECT count(*) FROM conformed.drug"
         """
         settings: Settings = ctx.obj["settings"]
         for option, rewrite in QUERY_REWRITES:
