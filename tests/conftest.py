@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -24,8 +24,9 @@ def dynalite_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     """One real local DynamoDB server (dynalite) per pytest worker."""
     from ppstack.serving import dynalite
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    port = 18700 + int("".join(c for c in worker if c.isdigit()) or 0) + (os.getpid() % 50) * 10
+    with socket.socket() as s:  # a port no other server (or concurrent test run) holds
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     home = tmp_path_factory.mktemp("dynalite-home")
     settings = load_settings(home=str(home), dynamodb_port=str(port))
     url = dynalite.ensure_running(settings)

@@ -57,20 +57,37 @@ class DemoResult:
 
 
 def prepare_home(settings: Settings) -> None:
-    """Empty the demo home, or refuse a home that holds something else."""
+    """Empty the demo home, or refuse a home that holds something else.
+
+    With the default local DynamoDB its data lives in the home and goes with it. When an
+    explicit endpoint is set, the serving table is dropped only if the marker says an earlier
+    demo created that very table on that very endpoint.
+    """
     home = settings.home_path
     if home.exists() and any(home.iterdir()):
-        if not (home / MARKER).exists():
+        marker = home / MARKER
+        if not marker.exists():
             raise Refused(
                 f"{home} is not empty and was not made by `ppstack demo`; the demo starts from an "
                 "empty PPSTACK_HOME. Choose another one: ppstack --home /tmp/ppstack-demo demo"
             )
         from ppstack.serving import dynalite
 
+        made = json.loads(marker.read_text() or "{}")
+        if settings.dynamodb_endpoint and made.get("dynamodb") == _table_id(settings):
+            from ppstack.backends import make_dynamodb
+            from ppstack.serving.table import delete_table
+
+            delete_table(make_dynamodb(settings), settings.dynamodb_table)
         dynalite.stop(settings)
         shutil.rmtree(home)
     home.mkdir(parents=True, exist_ok=True)
-    (home / MARKER).write_text("made by `ppstack demo`; the next demo run empties this directory\n")
+    (home / MARKER).write_text(json.dumps({"made_by": "ppstack demo; the next demo run empties "
+                                           "this directory", "dynamodb": _table_id(settings)}))
+
+
+def _table_id(settings: Settings) -> str:
+    return f"{settings.dynamodb_endpoint or 'local'}/{settings.dynamodb_table}"
 
 
 def ingest_dates(rt: Runtime, scenario_dir: Path, echo: Echo, progress: Echo,
