@@ -27,6 +27,7 @@ from typing import Any
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG, get_source
 from ppstack.errors import Refused
+from ppstack.progress import MeterFactory, no_meter
 from ppstack.settings import Settings
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample" / "fda_ndc"
@@ -91,7 +92,8 @@ def _table_id(settings: Settings) -> str:
 
 
 def ingest_dates(rt: Runtime, scenario_dir: Path, echo: Echo, progress: Echo,
-                 seed: int = 7) -> tuple[Any, list[dict[str, Any]]]:
+                 meter: MeterFactory = no_meter, seed: int = 7
+                 ) -> tuple[Any, list[dict[str, Any]]]:
     """Derive the three deliveries and push each through every layer; returns the reports."""
     from ppstack.pipeline.run import report, run_batch
     from ppstack.pipeline.scenario import derive_scenario
@@ -109,7 +111,7 @@ def ingest_dates(rt: Runtime, scenario_dir: Path, echo: Echo, progress: Echo,
         archived = archive(rt, DRUG, source, [product, package], snap.date, progress=progress)
         rows = {m: a.rows for m, a in archived.members.items()}
         echo(f"archived   {', '.join(f.key for f in archived.files)} ({rows})")
-        record = run_batch(rt, DRUG, "FDA_NDC", snap.date, progress=progress)
+        record = run_batch(rt, DRUG, "FDA_NDC", snap.date, progress=progress, meter=meter)
         echo(report(record))
         reports.append({"date": snap.date, "batch_id": record.batch_id, "state": record.state,
                         "counts": dict(record.counts), "dynamodb": record.dynamodb,
@@ -147,7 +149,7 @@ def _shorten(body: Any, limit: int = 1400) -> str:
 
 
 def run_demo(settings: Settings, *, serve: bool, port: int, echo: Echo, progress: Echo,
-             stop: threading.Event | None = None) -> DemoResult:
+             meter: MeterFactory = no_meter, stop: threading.Event | None = None) -> DemoResult:
     """The whole demo; with ``serve`` it blocks until Ctrl-C or ``stop`` is set."""
     from ppstack.api.local_server import serve_in_thread
 
@@ -155,7 +157,8 @@ def run_demo(settings: Settings, *, serve: bool, port: int, echo: Echo, progress
     result = DemoResult()
     rt = Runtime(settings)
     try:
-        scenario, result.batches = ingest_dates(rt, settings.home_path / "scenario", echo, progress)
+        scenario, result.batches = ingest_dates(rt, settings.home_path / "scenario", echo,
+                                                progress, meter)
     finally:
         rt.close()
     base_url, shutdown = serve_in_thread(settings, port=port if serve else 0)

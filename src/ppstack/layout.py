@@ -6,7 +6,7 @@ One function per prefix, so no other module builds a key by hand.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from ppstack.errors import BadInput
 
@@ -35,8 +35,8 @@ def check_batch_id(value: str) -> str:
 
 def new_batch_id(now: datetime | None = None) -> str:
     """ISO 8601 basic UTC with microseconds: unique per run, sorts chronologically, no colons."""
-    now = now or datetime.now(timezone.utc)
-    return now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
 def batch_timestamp(batch_id: str) -> datetime:

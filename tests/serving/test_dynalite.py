@@ -41,3 +41,19 @@ def test_ensure_running_starts_reuses_and_stop_stops(tmp_path: Path) -> None:
         assert dynalite.stop(settings) is True
     assert not dynalite.is_ready(url)
     assert dynalite.stop(settings) is False
+
+
+def test_ensure_running_never_shares_another_homes_server(tmp_path: Path) -> None:
+    """Two homes configured with the same port get two servers (their data must not mix)."""
+    port = str(free_port())
+    a = load_settings(home=str(tmp_path / "a"), dynamodb_port=port)
+    b = load_settings(home=str(tmp_path / "b"), dynamodb_port=port)
+    try:
+        url_a = dynalite.ensure_running(a)
+        url_b = dynalite.ensure_running(b)
+        assert url_a.endswith(f":{port}")
+        assert url_b != url_a
+        assert dynalite.running_endpoint(b) == url_b  # remembered for b's next command
+    finally:
+        dynalite.stop(a)
+        dynalite.stop(b)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ppstack.cli.progress import bar_factory
 from ppstack.errors import BadInput
 
 # --------------------------------------------------------------------------- ppstack scenario
@@ -90,7 +91,8 @@ def demo(ctx: click.Context, serve: bool, port: int) -> None:
         if not quiet:
             click.echo(f"  .. {msg}", err=True)
 
-    run_demo(settings, serve=serve, port=port, echo=click.echo, progress=progress)
+    run_demo(settings, serve=serve, port=port, echo=click.echo, progress=progress,
+             meter=bar_factory(quiet))
 
 
 COMMANDS: tuple = (scenario, demo)

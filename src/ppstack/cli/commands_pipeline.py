@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ppstack.backends import Runtime
+from ppstack.cli.progress import bar_factory
 from ppstack.entities import get_entity, get_source
 from ppstack.layout import check_date
 
@@ -33,7 +34,8 @@ def _run(ctx: click.Context, rt: Runtime, entity: str, source: str, ingest_date:
     spec = get_entity(entity)
     try:
         record = run_batch(rt, spec, source, ingest_date, allow_mass_delete=allow_mass_delete,
-                           progress=_progress(ctx))
+                           progress=_progress(ctx),
+                           meter=bar_factory(bool(ctx.obj.get("quiet"))))
     except Exception:
         # The failed batch's report still goes out (state, step, error), then the error itself.
         latest = Ledger(rt.store).latest(spec.name)

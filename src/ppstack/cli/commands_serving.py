@@ -7,13 +7,13 @@ They only parse options, build a Runtime and call ``ppstack.serving``; progress 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from ppstack.backends import Runtime
+from ppstack.cli.progress import bar_factory
 from ppstack.entities import get_entity
 from ppstack.errors import BadInput, PpstackError
 
@@ -27,27 +27,6 @@ def _emit(data: dict[str, Any], fmt: str) -> None:
     width = max(len(k) for k in data)
     for k, v in data.items():
         click.echo(f"{k:<{width}}  {v}")
-
-
-class _Progress:
-    """A click progress bar on stderr, sized when the total is known; silent when quiet."""
-
-    def __init__(self, label: str, quiet: bool) -> None:
-        self.label, self.quiet = label, quiet
-        self.bar: Any = None
-
-    def total(self, n: int) -> None:
-        if not self.quiet and n:
-            self.bar = click.progressbar(length=n, label=self.label, file=sys.stderr)
-            self.bar.__enter__()
-
-    def step(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
 
 
 def _with_runtime(ctx: click.Context, fn: Callable[[Runtime], Any]) -> Any:
@@ -84,7 +63,7 @@ def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild:
     if rebuild:
         from ppstack.serving.rebuild import rebuild as run_rebuild
 
-        bar = _Progress(f"rebuild {spec.name}", quiet)
+        bar = bar_factory(quiet)(f"rebuild {spec.name}")
         try:
             stats = _with_runtime(
                 ctx, lambda rt: run_rebuild(rt, spec, progress=bar.step, on_total=bar.total)
@@ -96,7 +75,14 @@ def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild:
     from ppstack.serving.sync import sync_batch
 
     assert batch_id is not None
-    _emit(_with_runtime(ctx, lambda rt: sync_batch(rt, spec, batch_id)).to_dict(), fmt)
+    bar = bar_factory(quiet)(f"sync {spec.name}")
+    try:
+        stats = _with_runtime(
+            ctx, lambda rt: sync_batch(rt, spec, batch_id, progress=bar.step, on_total=bar.total)
+        )
+    finally:
+        bar.close()
+    _emit(stats.to_dict(), fmt)
 
 
 @click.command("reconcile")

@@ -50,6 +50,7 @@ from ppstack.pipeline.steps import (
     ensure_conformed,
     scd2_params,
 )
+from ppstack.progress import MeterFactory, no_meter
 from ppstack.sql import render
 from ppstack.storage.base import PreconditionFailed
 
@@ -169,7 +170,8 @@ def run_steps(ctx: BatchContext, steps: tuple[Step, ...], *, stop_after: str | N
 
 def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: str, *,
               allow_mass_delete: bool = False, steps: tuple[Step, ...] | None = None,
-              progress: Progress = _quiet, stop_after: str | None = None) -> BatchRecord:
+              progress: Progress = _quiet, stop_after: str | None = None,
+              meter: MeterFactory = no_meter) -> BatchRecord:
     """Apply the ``ingest_date`` delivery of ``source`` to ``entity``; returns its ledger record."""
     spec = get_entity(entity) if isinstance(entity, str) else entity
     source = get_source(spec, source).name
@@ -185,7 +187,7 @@ def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: s
         if record.complete:
             return record
         ctx = BatchContext(rt=rt, spec=spec, source=source, record=record,
-                           allow_mass_delete=allow_mass_delete, progress=progress)
+                           allow_mass_delete=allow_mass_delete, progress=progress, meter=meter)
         return run_steps(ctx, steps, stop_after=stop_after)
 
 

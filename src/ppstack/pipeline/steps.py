@@ -24,6 +24,7 @@ from ppstack.entities import get_source
 from ppstack.entities.spec import EntitySpec
 from ppstack.pipeline.guards import check_mass_delete
 from ppstack.pipeline.ledger import BatchRecord
+from ppstack.progress import MeterFactory, no_meter
 from ppstack.sql import render
 from ppstack.sql.params import batch_params, entity_params
 
@@ -38,6 +39,7 @@ class BatchContext:
     record: BatchRecord
     allow_mass_delete: bool = False
     progress: Callable[[str], None] = field(default=lambda _msg: None)
+    meter: MeterFactory = no_meter  # progress bars for long loops (the DynamoDB sync)
 
     @property
     def batch_id(self) -> str:
@@ -118,7 +120,11 @@ def sync_step(ctx: BatchContext) -> dict[str, Any]:
     """DynamoDB from the conformed rows of this batch (re-runnable: it converges)."""
     from ppstack.serving.sync import sync_batch  # lazy: owned by the serving layer
 
-    stats = sync_batch(ctx.rt, ctx.spec, ctx.batch_id)
+    bar = ctx.meter(f"sync {ctx.spec.name}")
+    try:
+        stats = sync_batch(ctx.rt, ctx.spec, ctx.batch_id, progress=bar.step, on_total=bar.total)
+    finally:
+        bar.close()
     return {"dynamodb": stats.to_dict()}
 
 

@@ -88,6 +88,12 @@ def _port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -115,12 +121,11 @@ def ensure_running(settings: Settings, timeout: float = 20.0) -> str:
     if url:
         return url
     port = int(settings.dynamodb_port)
-    url = endpoint_url(port)
     if not _port_free(port):
-        if is_ready(url):
-            return url  # a server another home started on the same port: usable, not ours
-        raise ServiceUnavailable(f"port {port} is taken by something that is not DynamoDB; "
-                                 "set PPSTACK_DYNAMODB_PORT to a free port")
+        # Another home's dynalite (or anything else) holds the port. Never share it: its tables
+        # are another home's data. Take a free port instead; the pid file remembers it.
+        port = _free_port()
+    url = endpoint_url(port)
     cmd = find_dynalite()
     state = _state_dir(settings)
     state.mkdir(parents=True, exist_ok=True)

@@ -85,7 +85,7 @@ def parse_token_sk(sk: str) -> tuple[str, str, str, str]:
 
 
 STOP_WORDS = frozenset(
-    "a an and are as at be by for from in into is it of on or the to with".split()
+    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "of", "on", "or", "the", "to", "with"]
 )
 _SPLIT = re.compile(r"[^a-z0-9]+")
 MIN_TOKEN_LENGTH = 2

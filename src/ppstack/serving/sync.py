@@ -48,10 +48,17 @@ def sync_rows(
     workers: int = DEFAULT_WORKERS,
     chunk_size: int = DEFAULT_CHUNK,
     progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> SyncStats:
-    """Apply batch ``batch_id`` given its conformed rows; safe to repeat, any time."""
+    """Apply batch ``batch_id`` given its conformed rows; safe to repeat, any time.
+
+    ``on_total`` learns the number of entities once planned; ``progress`` is told as each
+    chunk of entities is written.
+    """
     check_batch_id(batch_id)
     plans = plan_batch(spec, batch_id, rows)
+    if on_total is not None:
+        on_total(len(plans))
     ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
     return Applier(rt.dynamodb, rt.settings.dynamodb_table, workers).apply(
         plans, chunk_size, progress

@@ -6,6 +6,7 @@ behave like two S3 ``PutObject`` calls with ``If-None-Match: *``: one wins, one 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -88,10 +89,8 @@ class LocalObjectStore:
         return sorted(out)
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()
-        except FileNotFoundError:
-            pass
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
