@@ -14,11 +14,15 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
 from ppstack.engine.registry import ExternalTable
 from ppstack.errors import EngineError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _S3 = re.compile(r"^s3a?://([^/]+)/?(.*)$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -29,7 +33,7 @@ def athena_to_duckdb_type(athena_type: str) -> str:
     return exp.DataType.build(athena_type, dialect="athena").sql("duckdb")
 
 
-def arrow_to_athena_type(arrow_type: object) -> str:
+def arrow_to_athena_type(arrow_type: pa.DataType) -> str:
     """The Glue column type for a Parquet/Arrow column (used to register CTAS output)."""
     import pyarrow as pa
 
@@ -126,10 +130,15 @@ def partition_dirs(table: ExternalTable, objects: ObjectRoot,
         for combo in combos:
             if any(not v or "/" in v or v in (".", "..") for v in combo.values()):
                 continue  # such a value can never name a partition prefix
-            uri = _PLACEHOLDER.sub(lambda m, c=combo: c[m.group(1)], template)
+            uri = _fill(template, combo)
             out.append((combo, objects.path(uri)))
         return out
     return _enumerate_partitions(template, keys, objects, pinned)
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """``template`` with each ``${key}`` replaced by its value."""
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
 def _enumerate_partitions(template: str, keys: list[str], objects: ObjectRoot,

@@ -38,7 +38,7 @@ _ICEBERG_TYPES = {
 }
 
 # Athena partition transforms (``month(col)``, ``bucket(16, col)``) -> pyiceberg transform classes.
-_TRANSFORMS = {
+_TRANSFORMS: dict[type[exp.Expr], str] = {
     exp.Year: "YearTransform",
     exp.Month: "MonthTransform",
     exp.Day: "DayTransform",
@@ -74,6 +74,7 @@ def build_partition_spec(schema: Any, partitioned_by: list[exp.Expression]) -> A
     from pyiceberg.partitioning import PartitionField, PartitionSpec
 
     fields = []
+    transform: tr.Transform[Any, Any]
     for i, node in enumerate(partitioned_by):
         column = node if isinstance(node, exp.Column) else node.find(exp.Column)
         col = node.name if isinstance(node, exp.Identifier) else (column.name if column else "")

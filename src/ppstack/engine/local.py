@@ -20,7 +20,7 @@ import itertools
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import duckdb
 from sqlglot import exp
@@ -38,8 +38,11 @@ from ppstack.settings import Settings
 _COMPRESSION = {"snappy": "snappy", "gzip": "gzip", "zstd": "zstd", "lz4": "lz4",
                 "none": "uncompressed", "uncompressed": "uncompressed"}
 
+# Undo actions of one statement, run in reverse order when it ends; their results are ignored.
+Cleanup: TypeAlias = list[Callable[[], object]]
 
-def _slice(node: exp.ArraySlice) -> exp.Expression:
+
+def _slice(node: exp.ArraySlice) -> exp.Expr:
     """Trino ``slice(a, start, length)`` -> DuckDB ``list_slice(a, start, start + length - 1)``."""
     start, length = node.args.get("start"), node.args.get("end")
     if start is None or length is None:
@@ -48,7 +51,7 @@ def _slice(node: exp.ArraySlice) -> exp.Expression:
     return exp.func("list_slice", node.this.copy(), start.copy(), end)
 
 
-def _regexp_replacement(node: exp.RegexpReplace) -> exp.Expression:
+def _regexp_replacement(node: exp.RegexpReplace) -> exp.Expr:
     """Java-style group references in a replacement (``$1``) -> RE2's ``\\1``."""
     import re
 
@@ -64,11 +67,11 @@ class LocalEngine:
 
     # Athena (Trino) functions sqlglot does not translate for DuckDB, by lower-case name:
     # each maps the call's arguments to a DuckDB expression.
-    FUNCTIONS: dict[str, Callable[[list[exp.Expression]], exp.Expression]] = {
+    FUNCTIONS: dict[str, Callable[[list[exp.Expr]], exp.Expr]] = {
         "codepoint": lambda args: exp.func("unicode", *args),
     }
     # sqlglot nodes whose DuckDB rendering differs in meaning from Trino's.
-    NODE_FIXES: dict[type[exp.Expression], Callable[[Any], exp.Expression]] = {
+    NODE_FIXES: dict[type[exp.Expr], Callable[[Any], exp.Expr]] = {
         exp.ArraySlice: _slice,
         exp.RegexpReplace: _regexp_replacement,
     }
@@ -101,7 +104,7 @@ class LocalEngine:
         with self._lock:
             if self.con is None:
                 raise EngineError(f"engine is closed [statement: {line}]")
-            cleanup: list[Callable[[], None]] = []
+            cleanup: Cleanup = []
             try:
                 tree = router.parse(sql)
                 kind = router.classify(tree)
@@ -145,13 +148,17 @@ class LocalEngine:
     def _is_iceberg(self, ns: str, name: str) -> bool:
         return self._warehouse.exists() and self.iceberg.exists(ns, name)
 
-    def _register(self, data: Any, cleanup: list[Callable[[], None]]) -> str:
+    def _register(self, data: Any, cleanup: Cleanup) -> str:
         name = self._name("arrow")
         self.con.register(name, data)
         cleanup.append(lambda: self.con.unregister(name))
         return name
 
-    def _bind_reads(self, tree: exp.Expression, cleanup: list[Callable[[], None]],
+    def _on_cleanup(self, cleanup: Cleanup, sql: str) -> None:
+        """Run ``sql`` (a DROP of a temp relation) when the statement ends."""
+        cleanup.append(lambda: self.con.execute(sql))
+
+    def _bind_reads(self, tree: exp.Expr, cleanup: Cleanup,
                     skip: exp.Table | None = None) -> None:
         """Point every ``db.t`` in ``tree`` (except ``skip``, a DML target) at a DuckDB relation."""
         for table in list(tree.find_all(exp.Table)):
@@ -166,7 +173,7 @@ class LocalEngine:
                 pinned = router.pinned_values(table, [k for k, _t in definition.partition_keys])
                 view = self._name("ext")
                 self.con.execute(f"CREATE TEMP VIEW {view} AS {ext.read_sql(definition, self.objects, pinned)}")
-                cleanup.append(lambda v=view: self.con.execute(f"DROP VIEW IF EXISTS {v}"))
+                self._on_cleanup(cleanup, f"DROP VIEW IF EXISTS {view}")
             elif self._is_iceberg(ns, name):
                 ice = self.iceberg.load(ns, name)
                 snapshot_id = self._version(ice, version) if version is not None else None
@@ -188,15 +195,15 @@ class LocalEngine:
         ms = self.con.execute(f"SELECT epoch_ms({sql})").fetchall()[0][0]
         return self.iceberg.snapshot_id_as_of(ice, int(ms))
 
-    def _duck(self, tree: exp.Expression) -> str:
+    def _duck(self, tree: exp.Expr) -> str:
         """DuckDB SQL for a bound tree, with the engine's function translation table applied."""
         for node in list(tree.find_all(exp.Anonymous)):
             fix = self.FUNCTIONS.get(node.name.lower())
             if fix is not None:
                 node.replace(fix(list(node.expressions)))
-        for cls, fix in self.NODE_FIXES.items():
-            for node in list(tree.find_all(cls)):
-                node.replace(fix(node))
+        for cls, node_fix in self.NODE_FIXES.items():
+            for found in list(tree.find_all(cls)):
+                found.replace(node_fix(found))
         return tree.sql(dialect="duckdb")
 
     def _rows(self, sql: str) -> Result:
@@ -208,16 +215,18 @@ class LocalEngine:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "extra copy" notice: fine for the rare tz result
                 table = cur.to_arrow_table()
+            if table is None:  # the stubs allow it; a cursor with a description has a result
+                raise EngineError("DuckDB returned no result set")
             data = table.to_pydict()
             return Result(columns=columns, rows=list(zip(*(data[c] for c in table.column_names), strict=True)))
         return Result(columns=columns, rows=cur.fetchall())
 
     # ---- handlers ----
-    def _query(self, tree: exp.Expression, cleanup: list[Callable[[], None]]) -> Result:
+    def _query(self, tree: exp.Expr, cleanup: Cleanup) -> Result:
         self._bind_reads(tree, cleanup)
         return self._rows(self._duck(tree))
 
-    def _create_database(self, tree: exp.Create, cleanup: list[Callable[[], None]]) -> Result:
+    def _create_database(self, tree: exp.Create, cleanup: Cleanup) -> Result:
         target = tree.this
         name = (target.name or target.db).lower()
         check_name(name, "database")
@@ -233,7 +242,7 @@ class LocalEngine:
     def _exists_anywhere(self, ns: str, name: str) -> bool:
         return self.registry.get(ns, name) is not None or self._is_iceberg(ns, name)
 
-    def _create_external(self, tree: exp.Create, cleanup: list[Callable[[], None]]) -> Result:
+    def _create_external(self, tree: exp.Create, cleanup: Cleanup) -> Result:
         schema = tree.this
         ns, name = router.qualified(router.table_of(schema))
         props = router.properties(tree)
@@ -246,7 +255,10 @@ class LocalEngine:
         columns = [[n, router.athena_type(t)] for n, t in router.column_defs(schema)]
         keys: list[list[str]] = []
         if "__partitioned_by__" in props:
-            keys = [[n, router.athena_type(t)] for n, t in router.column_defs(props["__partitioned_by__"])]
+            partitioned = props["__partitioned_by__"]
+            if not isinstance(partitioned, exp.Schema):
+                raise EngineError(f"PARTITIONED BY of {ns}.{name} needs a column list")
+            keys = [[n, router.athena_type(t)] for n, t in router.column_defs(partitioned)]
         plain = {k: str(v) for k, v in props.items() if not k.startswith("__")}
         template = plain.get("storage.location.template")
         if template is not None and not keys:
@@ -260,7 +272,7 @@ class LocalEngine:
             raise EngineError(f"table {ns}.{name} already exists")
         return Result()
 
-    def _create_iceberg(self, tree: exp.Create, cleanup: list[Callable[[], None]]) -> Result:
+    def _create_iceberg(self, tree: exp.Create, cleanup: Cleanup) -> Result:
         schema = tree.this
         if not isinstance(schema, exp.Schema):
             raise EngineError("CREATE TABLE needs a column list (or AS SELECT)")
@@ -283,7 +295,7 @@ class LocalEngine:
                             bool(tree.args.get("exists")))
         return Result()
 
-    def _ctas(self, tree: exp.Create, cleanup: list[Callable[[], None]]) -> Result:
+    def _ctas(self, tree: exp.Create, cleanup: Cleanup) -> Result:
         ns, name = router.qualified(router.table_of(tree.this))
         props = router.properties(tree)
         if str(props.get("table_type", "hive")).lower() == "iceberg":
@@ -329,7 +341,7 @@ class LocalEngine:
             raise EngineError(f"table {ns}.{name} was created concurrently; its files are at {location}")
         return Result(rowcount=n)
 
-    def _drop(self, tree: exp.Drop, cleanup: list[Callable[[], None]]) -> Result:
+    def _drop(self, tree: exp.Drop, cleanup: Cleanup) -> Result:
         tables = tree.args.get("tables") or tree.expressions or ([tree.this] if tree.this else [])
         for table in tables:  # sqlglot 30 keeps DROP's names in "tables"
             ns, name = router.qualified(table)
@@ -341,7 +353,7 @@ class LocalEngine:
                 raise EngineError(f"table {ns}.{name} does not exist")
         return Result()
 
-    def _insert(self, tree: exp.Insert, cleanup: list[Callable[[], None]]) -> Result:
+    def _insert(self, tree: exp.Insert, cleanup: Cleanup) -> Result:
         if tree.args.get("overwrite"):
             raise EngineError("INSERT OVERWRITE is not supported by Athena for these tables")
         target = router.table_of(tree.this)
@@ -375,11 +387,11 @@ class LocalEngine:
         return Result(rowcount=n)
 
     def _insert_external(self, tree: exp.Insert, target: exp.Table, definition: ExternalTable,
-                         cleanup: list[Callable[[], None]]) -> Result:
+                         cleanup: Cleanup) -> Result:
         cols = ", ".join(f'"{c}" {ext.athena_to_duckdb_type(t)}' for c, t in definition.all_columns)
         scratch = self._name("ins")
         self.con.execute(f"CREATE TEMP TABLE {scratch} ({cols})")
-        cleanup.append(lambda: self.con.execute(f"DROP TABLE IF EXISTS {scratch}"))
+        self._on_cleanup(cleanup, f"DROP TABLE IF EXISTS {scratch}")
         self._bind_reads(tree, cleanup, skip=target)
         _rebind(target, scratch, None)
         n = int(self.con.execute(self._duck(tree)).fetchall()[0][0])
@@ -402,15 +414,15 @@ class LocalEngine:
                                          directory, "snappy")
         return Result(rowcount=n)
 
-    def _scratch_table(self, arrow: Any, cleanup: list[Callable[[], None]]) -> str:
+    def _scratch_table(self, arrow: Any, cleanup: Cleanup) -> str:
         """A DuckDB temp table holding ``arrow`` (a mutable copy for DML, or an empty shell)."""
         source = self._register(arrow, cleanup)
         name = self._name("tgt")
         self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {source}")
-        cleanup.append(lambda: self.con.execute(f"DROP TABLE IF EXISTS {name}"))
+        self._on_cleanup(cleanup, f"DROP TABLE IF EXISTS {name}")
         return name
 
-    def _modify(self, tree: exp.Expression, cleanup: list[Callable[[], None]]) -> Result:
+    def _modify(self, tree: exp.Expr, cleanup: Cleanup) -> Result:
         """MERGE / UPDATE / DELETE on an Iceberg table: copy-on-write in one snapshot.
 
         DuckDB runs the statement against a copy of the current snapshot; when it affected rows,
@@ -446,7 +458,7 @@ class LocalEngine:
         self.iceberg.remember(ns, name, new_id, conform(rows, ice.schema()))
         return Result(rowcount=n)
 
-    def _show(self, tree: exp.Command, cleanup: list[Callable[[], None]]) -> Result:
+    def _show(self, tree: exp.Command, cleanup: Cleanup) -> Result:
         import fnmatch
         import re
 
@@ -472,7 +484,7 @@ class LocalEngine:
     def _iceberg_tables(self, ns: str) -> list[str]:
         return self.iceberg.tables(ns) if self._warehouse.exists() else []
 
-    def _describe(self, tree: exp.Describe, cleanup: list[Callable[[], None]]) -> Result:
+    def _describe(self, tree: exp.Describe, cleanup: Cleanup) -> Result:
         ns, name = router.qualified(router.table_of(tree.this))
         definition = self.registry.get(ns, name)
         if definition is not None:

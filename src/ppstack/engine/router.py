@@ -40,7 +40,7 @@ def first_line(sql: str) -> str:
     return sql.strip()[:200]
 
 
-def parse(sql: str) -> exp.Expression:
+def parse(sql: str) -> exp.Expr:
     """Exactly one Athena statement (trailing ``;`` and comments allowed)."""
     body = "\n".join(ln for ln in sql.splitlines() if not ln.strip().startswith("--")).strip().rstrip(";")
     if body[:4].upper() == "SHOW" and ";" not in body:
@@ -56,7 +56,7 @@ def parse(sql: str) -> exp.Expression:
     return trees[0]
 
 
-def classify(tree: exp.Expression) -> Kind:
+def classify(tree: exp.Expr) -> Kind:
     if isinstance(tree, exp.Create):
         kind = (tree.args.get("kind") or "").upper()
         if kind in ("DATABASE", "SCHEMA"):
@@ -82,7 +82,7 @@ def classify(tree: exp.Expression) -> Kind:
     raise EngineError(f"unsupported statement kind: {statement_kind_name(tree)}")
 
 
-def statement_kind_name(tree: exp.Expression) -> str:
+def statement_kind_name(tree: exp.Expr) -> str:
     if isinstance(tree, exp.Command):
         return str(tree.this).upper()
     if isinstance(tree, (exp.Create, exp.Drop, exp.Alter)):
@@ -115,7 +115,7 @@ def properties(create: exp.Create) -> dict[str, object]:
     return out
 
 
-def table_of(node: exp.Expression) -> exp.Table:
+def table_of(node: exp.Expr) -> exp.Table:
     """The table a DDL/DML statement targets (``INSERT INTO t (cols)`` wraps it in a Schema)."""
     target = node.this if isinstance(node, exp.Schema) else node
     if not isinstance(target, exp.Table):
@@ -149,7 +149,7 @@ def athena_type(dtype: exp.DataType) -> str:
     return dtype.sql("athena").lower()
 
 
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
     node = node.unnest() if isinstance(node, exp.Paren) else node
     if isinstance(node, exp.And):
         return [c for part in node.flatten() for c in _conjuncts(part)]
@@ -170,7 +170,7 @@ def pinned_values(table: exp.Table, keys: list[str]) -> dict[str, list[str]]:
     names = {"", table.alias_or_name.lower(), table.name.lower()}
     out: dict[str, list[str]] = {}
 
-    def key_of(col: exp.Expression) -> str | None:
+    def key_of(col: exp.Expr) -> str | None:
         if isinstance(col, exp.Column) and col.name.lower() in keys and col.table.lower() in names:
             return col.name.lower()
         return None

@@ -151,8 +151,8 @@ def require_archived(rt: Runtime, spec: EntitySpec, source: Source, ingest_date:
     try:
         from ppstack.raw.archive import load_manifest
     except ImportError:  # pragma: no cover - the raw layer ships with the package
-        load_manifest = None
-    if load_manifest is not None:
+        pass
+    else:
         try:
             load_manifest(rt, spec, source, ingest_date)
         except NotFound:
