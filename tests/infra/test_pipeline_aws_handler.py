@@ -1,6 +1,6 @@
 """The pipeline's Lambda entry points exist and parse the events the deployment sends them.
 
-The work behind them (``ppstack.pipeline.run``, ``ppstack.serving.sync``) is tested where it
+The work behind them (``ppstack.pipeline.aws_steps``, ``ppstack.serving.sync``) is tested where it
 lives; here a stand-in module records the calls.
 """
 
@@ -87,7 +87,7 @@ def test_parse_step_record_needs_known_step() -> None:
 def fake_pipeline(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """Stand-ins for ppstack.pipeline.run / ppstack.serving.sync that record their calls."""
     calls: list[tuple[Any, ...]] = []
-    run = types.ModuleType("ppstack.pipeline.run")
+    run = types.ModuleType("ppstack.pipeline.aws_steps")
     run.prepare_batch = lambda rt, e, s, d: calls.append(("prepare_batch", e, s, d)) or {**STATE}
     run.prepare_pending = lambda rt: calls.append(("prepare_pending",)) or {"ready": False}
     run.check_guards = lambda rt, state: calls.append(("check_guards", state["batch_id"])) or state
@@ -95,7 +95,7 @@ def fake_pipeline(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     run.record_failure = lambda rt, state, error: calls.append(("record_failure", error)) or state
     sync = types.ModuleType("ppstack.serving.sync")
     sync.sync_batch = lambda rt, e, b: calls.append(("sync_batch", e, b)) or {"puts": 3}
-    monkeypatch.setitem(sys.modules, "ppstack.pipeline.run", run)
+    monkeypatch.setitem(sys.modules, "ppstack.pipeline.aws_steps", run)
     monkeypatch.setitem(sys.modules, "ppstack.serving.sync", sync)
     monkeypatch.setattr(aws_handler, "_runtime", lambda: object())
     return calls
@@ -133,7 +133,7 @@ def test_sync_bad_batch_id_is_refused(fake_pipeline: list[tuple[Any, ...]]) -> N
 def test_step_missing_pipeline_function_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from ppstack.errors import PpstackError
 
-    monkeypatch.setitem(sys.modules, "ppstack.pipeline.run", types.ModuleType("ppstack.pipeline.run"))
+    monkeypatch.setitem(sys.modules, "ppstack.pipeline.aws_steps", types.ModuleType("ppstack.pipeline.aws_steps"))
     monkeypatch.setattr(aws_handler, "_runtime", lambda: object())
     with pytest.raises(PpstackError, match="prepare_batch is not available"):
         aws_handler.step({"action": "prepare", "state": S3_EVENT})

@@ -23,18 +23,12 @@ from ppstack.engine.athena import AthenaEngine
 from ppstack.entities import DRUG, SOURCES
 from ppstack.errors import Locked, Refused
 from ppstack.layout import lock_key
-from ppstack.pipeline import aws_handler
+from ppstack.pipeline import aws_handler, aws_steps
 from ppstack.pipeline import run as run_module
+from ppstack.pipeline.aws_steps import STATE_LIMIT, prepare_batch, prepare_pending
 from ppstack.pipeline.ledger import Ledger
 from ppstack.pipeline.lock import EntityLock
-from ppstack.pipeline.run import (
-    ABANDONED,
-    STATE_LIMIT,
-    abandon_batch,
-    prepare_batch,
-    prepare_pending,
-    run_batch,
-)
+from ppstack.pipeline.run import ABANDONED, abandon_batch, run_batch
 from ppstack.pipeline.steps import CLOSE, INSERT, STAGE, ensure_conformed
 from ppstack.raw.archive import archive
 from ppstack.settings import Settings, load_settings
@@ -278,7 +272,7 @@ def test_guard_mass_delete_fails_batch_then_abandon_lets_next_date_run(
         drive(local, DAY3)
     abandoned = abandon_batch(local, "DRUG", failed.batch_id, "truncated package file")
     assert abandoned.state == ABANDONED and "truncated package file" in abandoned.notes[-1]
-    assert run_module._pending(local, DRUG) == ("FDA_NDC", DAY3)  # the abandoned date is skipped
+    assert aws_steps._pending(local, DRUG) == ("FDA_NDC", DAY3)  # the abandoned date is skipped
     assert drive(local, DAY3)["completed"] == "synced"
     assert [(r.ingest_date, r.state) for r in Ledger(local.store).list("DRUG")] == [
         (DAY1, "synced"), (DAY2, ABANDONED), (DAY3, "synced")]

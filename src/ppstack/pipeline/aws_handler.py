@@ -16,19 +16,19 @@ The state they pass along is a small JSON object (Step Functions limits task inp
 rendered SQL travels in ``sql.stage`` (a list of statements run in order), ``sql.close`` and
 ``sql.insert``.
 
-The work itself lives in ``ppstack.pipeline.run`` and ``ppstack.serving.sync`` (imported lazily:
+The work itself lives in ``ppstack.pipeline.aws_steps`` and ``ppstack.serving.sync`` (imported lazily:
 a cold start only pays for what one invocation uses). The intended calls are:
 
-- ``run.prepare_batch(runtime, entity, source, ingest_date) -> dict`` archive-complete check,
+- ``aws_steps.prepare_batch(runtime, entity, source, ingest_date) -> dict`` archive-complete check,
   lock, ledger record ``archived``, rendered stage SQL; ``{"ready": False, "reason"}`` when the
   archive is incomplete, nothing is pending, or another run holds the lock.
-- ``run.check_guards(runtime, state) -> dict`` ledger ``staged`` with counts, effective-date
+- ``aws_steps.check_guards(runtime, state) -> dict`` ledger ``staged`` with counts, effective-date
   order and mass-delete guards (``Refused`` on violation), rendered close and insert SQL.
-- ``run.record_step(runtime, state, step) -> dict`` ledger ``closed`` / ``inserted``.
-- ``run.record_failure(runtime, state, error) -> dict`` ledger ``failed`` with the error;
+- ``aws_steps.record_step(runtime, state, step) -> dict`` ledger ``closed`` / ``inserted``.
+- ``aws_steps.record_failure(runtime, state, error) -> dict`` ledger ``failed`` with the error;
   releases the lock.
 - ``serving.sync.sync_batch(runtime, entity, batch_id) -> SyncStats`` DynamoDB writes, then
-  ``run.record_step(runtime, {**state, "dynamodb": stats}, "synced")``, which records them and
+  ``aws_steps.record_step(runtime, {**state, "dynamodb": stats}, "synced")``, which records them and
   releases the lock.
 """
 
@@ -108,14 +108,14 @@ def step(event: Event, context: Any = None) -> dict[str, Any]:
     if action == "prepare":
         trigger = parse_trigger(state)
         if trigger["trigger"] == "schedule":
-            return _json(_call("ppstack.pipeline.run", "prepare_pending", runtime))
-        return _json(_call("ppstack.pipeline.run", "prepare_batch", runtime, trigger["entity"],
+            return _json(_call("ppstack.pipeline.aws_steps", "prepare_pending", runtime))
+        return _json(_call("ppstack.pipeline.aws_steps", "prepare_batch", runtime, trigger["entity"],
                            trigger["source"], trigger["ingest_date"]))
     if action == "guard":
-        return _json(_call("ppstack.pipeline.run", "check_guards", runtime, state))
+        return _json(_call("ppstack.pipeline.aws_steps", "check_guards", runtime, state))
     if action == "record":
-        return _json(_call("ppstack.pipeline.run", "record_step", runtime, state, event["step"]))
-    return _json(_call("ppstack.pipeline.run", "record_failure", runtime, state,
+        return _json(_call("ppstack.pipeline.aws_steps", "record_step", runtime, state, event["step"]))
+    return _json(_call("ppstack.pipeline.aws_steps", "record_failure", runtime, state,
                        event.get("error") or {}))
 
 
@@ -132,7 +132,7 @@ def sync(event: Event, context: Any = None) -> dict[str, Any]:
                    str(state["batch_id"]))
     # SyncStats.to_dict() is what the ledger stores locally (it adds the total "writes").
     stats = counts.to_dict() if hasattr(counts, "to_dict") else _json(counts)
-    result = _json(_call("ppstack.pipeline.run", "record_step", runtime,
+    result = _json(_call("ppstack.pipeline.aws_steps", "record_step", runtime,
                          {**state, "dynamodb": stats}, "synced"))
     result.setdefault("dynamodb", stats)
     return result
