@@ -3,28 +3,82 @@
 Templates use ``{{name}}`` placeholders only; every placeholder must be given and every given
 value is used verbatim. Values that come from users (dates, batch ids) are validated before they
 reach here (``layout.check_date`` / ``check_batch_id``) and are quoted with ``literal``.
+
+``{{> fragment}}`` inlines ``templates/fragments/<fragment>.sql`` (which may include further
+fragments) before placeholders are substituted, so a fragment sees the same parameters as the
+statement that includes it. Athena runs one statement per query and has no macros, so the SQL a
+template renders to is always the whole statement, fragments inlined (``ppstack sql render``
+prints exactly that). A fragment is text, not a statement: it is never listed as a template.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from importlib import resources
 
 from ppstack.errors import BadInput
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+_INCLUDE = re.compile(r"\{\{>\s*([a-z_][a-z0-9_]*)\s*\}\}")
+FRAGMENTS = "fragments"
+
+
+def _sql_files(*parts: str) -> list[str]:
+    folder = resources.files("ppstack.sql").joinpath("templates", *parts)
+    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".sql") and p.is_file())
 
 
 def template_names() -> list[str]:
-    files = resources.files("ppstack.sql").joinpath("templates")
-    return sorted(p.name[:-4] for p in files.iterdir() if p.name.endswith(".sql"))
+    """The statements (one per file in ``templates/``); fragments are not statements."""
+    return _sql_files()
+
+
+def fragment_names() -> list[str]:
+    return _sql_files(FRAGMENTS)
+
+
+def load_fragment(name: str) -> str | None:
+    """The raw text of ``templates/fragments/<name>.sql`` (includes not expanded), None if absent."""
+    path = resources.files("ppstack.sql").joinpath("templates", FRAGMENTS, f"{name}.sql")
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def expand_includes(text: str, fetch: Callable[[str], str | None] = load_fragment,
+                    _stack: tuple[str, ...] = ()) -> str:
+    """``text`` with every ``{{> name}}`` replaced by that fragment, recursively.
+
+    A fragment's trailing whitespace is dropped (so ``{{> ctes}},`` reads naturally) and, when only
+    whitespace precedes the include on its line, each further line is indented by that whitespace. Raises BadInput
+    for a fragment that does not exist or that includes itself, directly or through others.
+    """
+
+    def inline(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name in _stack:
+            raise BadInput(f"SQL fragment include cycle: {' -> '.join((*_stack, name))}")
+        body = fetch(name)
+        if body is None:
+            where = f" (included by fragment {_stack[-1]!r})" if _stack else ""
+            raise BadInput(f"no SQL fragment {name!r}{where}: expected templates/{FRAGMENTS}/{name}.sql")
+        body = expand_includes(body, fetch, (*_stack, name)).rstrip()
+        lead = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
+        if lead and not lead.strip():
+            body = re.sub(r"\n(?=[^\n])", "\n" + lead, body)
+        return body
+
+    return _INCLUDE.sub(inline, text)
 
 
 def load(name: str) -> str:
+    """The text of template ``name`` with its fragments inlined (placeholders left as they are)."""
     path = resources.files("ppstack.sql").joinpath("templates", f"{name}.sql")
     if not path.is_file():
         raise BadInput(f"no SQL template {name!r}; known: {', '.join(template_names())}")
-    return path.read_text(encoding="utf-8")
+    try:
+        return expand_includes(path.read_text(encoding="utf-8"))
+    except BadInput as e:
+        raise BadInput(f"SQL template {name!r}: {e}") from None
 
 
 def placeholders(text: str) -> set[str]:
@@ -32,6 +86,7 @@ def placeholders(text: str) -> set[str]:
 
 
 def render_text(text: str, params: dict[str, str]) -> str:
+    text = expand_includes(text)
     missing = placeholders(text) - set(params)
     if missing:
         raise KeyError(f"template needs {', '.join(sorted(missing))}")

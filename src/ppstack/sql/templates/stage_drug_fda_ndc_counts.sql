@@ -5,39 +5,31 @@
 --   invalid_dates non-empty product marketing dates of included rows (flag 'N') that are not a
 --                 valid YYYYMMDD day, and so became NULL in staging (same test as
 --                 stage_drug_fda_ndc.sql: 8 digits, then try(date_parse)).
+-- The rows are those the staging CTAS statements read: the same fragment (its CTEs after
+-- "keyed" are unused here, which Athena allows).
 -- pipeline.stage runs "<staging template>_counts" when it exists and reports its columns.
 WITH
-package AS (
-  SELECT productid
-  FROM {{raw_package_table}}
-  WHERE ingest_date = {{ingest_date}}
-),
-product AS (
-  SELECT productid, startmarketingdate, endmarketingdate, ndc_exclude_flag
-  FROM {{raw_product_table}}
-  WHERE ingest_date = {{ingest_date}}
-),
-joined AS (
+{{> drug_fda_ndc_candidates}},
+dated AS (
   SELECT
-    p.ndc_exclude_flag,
+    ndc_exclude_flag,
     -- 1 when the value is present but not a valid date (see stage_drug_fda_ndc.sql)
     CASE
-      WHEN trim(p.startmarketingdate) = '' THEN 0
-      WHEN regexp_like(trim(p.startmarketingdate), '^[0-9]{8}$')
-        AND try(date_parse(trim(p.startmarketingdate), '%Y%m%d')) IS NOT NULL THEN 0
+      WHEN trim(startmarketingdate) = '' THEN 0
+      WHEN regexp_like(trim(startmarketingdate), '^[0-9]{8}$')
+        AND try(date_parse(trim(startmarketingdate), '%Y%m%d')) IS NOT NULL THEN 0
       ELSE 1
     END
     + CASE
-      WHEN trim(p.endmarketingdate) = '' THEN 0
-      WHEN regexp_like(trim(p.endmarketingdate), '^[0-9]{8}$')
-        AND try(date_parse(trim(p.endmarketingdate), '%Y%m%d')) IS NOT NULL THEN 0
+      WHEN trim(endmarketingdate) = '' THEN 0
+      WHEN regexp_like(trim(endmarketingdate), '^[0-9]{8}$')
+        AND try(date_parse(trim(endmarketingdate), '%Y%m%d')) IS NOT NULL THEN 0
       ELSE 1
     END AS bad_dates
-  FROM package k
-  LEFT JOIN product p ON p.productid = k.productid
+  FROM keyed
 )
 SELECT
   count(*) AS rows_read,
   count_if(ndc_exclude_flag = 'E') AS excluded,
   coalesce(sum(CASE WHEN ndc_exclude_flag = 'N' THEN bad_dates ELSE 0 END), 0) AS invalid_dates
-FROM joined
+FROM dated

@@ -1,13 +1,16 @@
 -- Layer 2: stage ONE batch of LABELER from one FDA NDC Directory delivery into
 -- s3://<bucket>/staging/LABELER/<batch id>/ (read through staging.labeler_batch).
 --
--- LABELER exists to prove an entity type is data: this template (plus _rejects and _counts) is
--- all it adds; pipeline.stage, the SCD2 steps and sync are the same code as for DRUG.
+-- LABELER exists to prove an entity type is data: this template (plus _rejects, _counts and
+-- fragments/labeler_fda_ndc_candidates.sql) is all it adds; pipeline.stage, the SCD2 steps and
+-- sync are the same code as for DRUG.
 --
 -- Rules:
 --   * source rows: products (product.txt) with NDC_EXCLUDE_FLAG = 'N' ('E' = excluded, counted);
 --   * labeler_code = the first PRODUCTNDC segment (4 or 5 ASCII digits) zero-padded to 5, the
---     same rule as ppstack.serving.keys.normalize_labeler; anything else is a reject;
+--     same rule as ppstack.serving.keys.normalize_labeler; anything else is a reject (these
+--     two rules are the fragment labeler_fda_ndc_candidates, inlined into this statement,
+--     stage_labeler_fda_ndc_rejects.sql and stage_labeler_fda_ndc_counts.sql);
 --   * labeler_name = the name on the labeler's most recent listing: latest product marketing
 --     start date, NULLs last, then the greater PRODUCTID (deterministic tie-break). A labeler's
 --     name can differ between listings (renames, typos); the newest listing is the one the FDA
@@ -17,7 +20,7 @@
 --   * one row per labeler_code by construction (GROUP BY), so there are no duplicates to drop.
 -- Fresh, empty external_location; the CTAS table is dropped afterwards.
 -- ref: https://docs.aws.amazon.com/athena/latest/ug/considerations-ctas.html
--- Whitespace class (= Python's str.strip()/str.split() whitespace), as in stage_drug_fda_ndc.sql.
+-- Whitespace class (= Python's str.strip()/str.split() whitespace), as in fragments/drug_fda_ndc_candidates.sql.
 CREATE TABLE {{staging_db}}.{{ctas_table}}
 WITH (
   format = 'PARQUET',
@@ -25,25 +28,7 @@ WITH (
   external_location = '{{staging_location}}'
 ) AS
 WITH
-product AS (
-  SELECT
-    productid,
-    trim(productndc) AS product_code,
-    labelername,
-    startmarketingdate,
-    ndc_exclude_flag
-  FROM {{raw_product_table}}
-  WHERE ingest_date = {{ingest_date}}
-),
-keyed AS (
-  SELECT
-    p.*,
-    CASE WHEN regexp_like(product_code, '^[0-9]{4,5}-')
-      THEN lpad(split_part(product_code, '-', 1), 5, '0')
-    END AS labeler_code
-  FROM product p
-),
--- identical filter in stage_labeler_fda_ndc_rejects.sql
+{{> labeler_fda_ndc_candidates}},
 accepted AS (
   SELECT
     labeler_code,
@@ -54,9 +39,8 @@ accepted AS (
       ELSE labelername END, '') AS labeler_name,
     CASE WHEN regexp_like(trim(startmarketingdate), '^[0-9]{8}$')
       THEN CAST(try(date_parse(trim(startmarketingdate), '%Y%m%d')) AS date) END AS start_date
-  FROM keyed
-  WHERE ndc_exclude_flag = 'N'
-    AND labeler_code IS NOT NULL
+  FROM classified
+  WHERE reason_code = 'accepted'
 ),
 named AS (
   SELECT
