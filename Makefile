@@ -26,6 +26,8 @@ demo: setup
 	$(VENV)/bin/ppstack demo
 
 test: setup
+	$(VENV)/bin/ruff check src tests bench scripts infra
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -n 2 -q
 
 lint: setup
