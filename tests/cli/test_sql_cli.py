@@ -97,6 +97,13 @@ def test_sql_render_aws_uses_s3_tables_catalog(tmp_path: Path) -> None:
     assert "s3tablescatalog" not in local and "conformed.drug" in local
 
 
+def test_sql_render_backend_option_on_the_subcommand(tmp_path: Path) -> None:
+    """`ppstack sql render close DRUG --backend aws`, the form the issue names."""
+    out = _run(str(tmp_path), "sql", "render", "close", "DRUG", "--backend", "aws",
+               "--date", "2019-04-29", "--batch-id", BATCH)
+    assert 'MERGE INTO "s3tablescatalog/pp-tables"."conformed"."drug"' in out
+
+
 def test_sql_render_template_name_and_members(tmp_path: Path) -> None:
     out = _run(str(tmp_path), "sql", "render", "ddl_table_raw", "DRUG")
     assert "raw.drug_fda_ndc_product" in out and "raw.drug_fda_ndc_package" in out

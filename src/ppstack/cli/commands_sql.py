@@ -292,12 +292,12 @@ def sql_group() -> None:
 @sql_group.command("render", help=f"""Print the exact SQL a step runs, for the active backend.
 
 TEMPLATE is a step alias or a template name. Steps: {', '.join(STEP_TEMPLATES)}.
---backend aws (on ppstack) renders conformed tables as "s3tablescatalog/<table bucket>"."conformed"."<entity>".
+--backend aws (here or on ppstack) renders conformed tables as "s3tablescatalog/<table bucket>"."conformed"."<entity>".
 
 \b
 Example:
   ppstack sql render stage DRUG --date 2019-04-29
-  ppstack --backend aws sql render close DRUG --date 2019-04-29 --batch-id 20190429T060000.000000Z
+  ppstack sql render close DRUG --backend aws --date 2019-04-29 --batch-id 20190429T060000.000000Z
 """)
 @click.argument("template")
 @click.argument("entity")
@@ -305,12 +305,17 @@ Example:
 @click.option("--date", "ingest_date", default=None, metavar="YYYY-MM-DD",
               help="Ingest date of the batch (default: today, UTC).")
 @click.option("--batch-id", default=None, help="Batch id (default: a new one).")
+@click.option("--backend", type=click.Choice(["local", "aws"]), default=None,
+              help="Render for this backend (default: the active one). Nothing is connected.")
 @click.pass_context
 def render_command(ctx: click.Context, template: str, entity: str, source: str | None,
-                   ingest_date: str | None, batch_id: str | None) -> None:
+                   ingest_date: str | None, batch_id: str | None, backend: str | None) -> None:
     batch_id = batch_id or new_batch_id()
     ingest_date = ingest_date or f"{batch_id[0:4]}-{batch_id[4:6]}-{batch_id[6:8]}"
-    click.echo(render_step(ctx.obj["settings"], template, entity, source, ingest_date, batch_id))
+    settings: Settings = ctx.obj["settings"]
+    if backend is not None:
+        settings = settings.with_(backend=backend)
+    click.echo(render_step(settings, template, entity, source, ingest_date, batch_id))
 
 
 # ---- ppstack stage ------------------------------------------------------------------------------
