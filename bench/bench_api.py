@@ -1,11 +1,13 @@
 """Benchmark the read API through ``ppstack serve`` (loopback only) and the handlers' own time.
 
+    .venv/bin/python bench/bench_api.py --full [--requests 400] [--home DIR]
     .venv/bin/python bench/bench_api.py [--drugs 10000] [--requests 400] [--home DIR]
 
-Data: real rows of the full FDA files in ../shared (2019-04-29), turned into serving items by the
-sync worker's own projection (via tests/api/loader.py). dynalite writes ~2k items/s, so by default
-a realistic subset is loaded: every k-th drug of the 180k, with its V#CURRENT and search tokens.
-The loaded table is kept under --home and reused by later runs with the same subset.
+Data, with --full: the full FDA files in ../shared (2019-04-29) loaded by the real pipeline
+(``ppstack ingest``: archive, stage, SCD2, DynamoDB sync of all ~180k drugs and their tokens;
+several minutes on dynalite, done once and reused from --home). Without it: a realistic subset,
+every k-th drug, turned into serving items by the sync worker's own projection (via
+tests/api/loader.py), which loads in seconds.
 
 Measured per route: requests/s with a small client thread pool, p50/p95 latency end to end with
 one client (HTTP keep-alive), and the handler's own time: the handler called in-process with the
@@ -71,6 +73,34 @@ def load(client: Any, table: str, drugs: int) -> list[dict[str, Any]]:
     print(f"loaded {len(items)} items in {dt:.1f} s ({len(items) / dt:.0f} items/s)", file=sys.stderr)
     client.put_item(TableName=table, Item={**META_PK, "marker": {"S": marker}})
     return subset
+
+
+def load_full(settings: Any) -> list[dict[str, Any]]:
+    """The whole 2019-04-29 directory through the real pipeline, once; then current rows."""
+    from ppstack.backends import Runtime
+    from ppstack.entities import DRUG, get_source
+    from ppstack.pipeline.ledger import Ledger
+    from ppstack.pipeline.run import run_batch
+    from ppstack.raw.archive import archive
+
+    rt = Runtime(settings)
+    try:
+        latest = Ledger(rt.store).latest("DRUG")
+        if latest is None or latest.state != "synced":
+            t0 = time.perf_counter()
+            archive(rt, DRUG, get_source(DRUG, "FDA_NDC"),
+                    [FDA / "product_2019-04-29.txt", FDA / "package_2019-04-29.txt"], "2019-04-29")
+            record = run_batch(rt, DRUG, "FDA_NDC", "2019-04-29",
+                               progress=lambda m: print(f"  .. {m}", file=sys.stderr))
+            print(f"pipeline loaded {record.counts.get('staged')} drugs, DynamoDB "
+                  f"{record.dynamodb} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        else:
+            print("home already holds the full load; not reloading", file=sys.stderr)
+        return rt.engine.execute(
+            "SELECT ndc, package_ndc, proprietary_name, labeler_name FROM conformed.drug "
+            "WHERE is_current").dicts()
+    finally:
+        rt.close()
 
 
 def _scenario_extras(rows: list[dict[str, Any]], subset: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -189,6 +219,8 @@ def handler_overhead(paths: list[str], timing: TimingClient) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--full", action="store_true",
+                    help="load all ~180k drugs with the real pipeline (minutes, once per --home)")
     ap.add_argument("--drugs", type=int, default=10000, help="drugs to load (of ~180k)")
     ap.add_argument("--requests", type=int, default=400, help="requests per route and mode")
     ap.add_argument("--threads", type=int, default=4, help="client threads for requests/s")
@@ -203,14 +235,14 @@ def main() -> None:
                              dynamodb_table="bench-api")
     client = make_dynamodb(settings)
     ensure_table(client, settings.dynamodb_table)
-    subset = load(client, settings.dynamodb_table, args.drugs)
+    subset = load_full(settings) if args.full else load(client, settings.dynamodb_table, args.drugs)
     paths = make_paths(subset, args.requests, random.Random(7))
 
     base, shutdown = local_server.serve_in_thread(settings, port=0, log_stream=open("/dev/null", "w"))  # noqa: SIM115
     try:
-        print(f"\nppstack serve at {base}; {len(subset)} drugs loaded (subset of the full FDA "
-              f"2019-04-29 data); {args.requests} requests per route, {args.threads} client "
-              "threads for throughput, 1 for latency\n")
+        what = "the full FDA 2019-04-29 data" if args.full else "subset of the full FDA 2019-04-29 data"
+        print(f"\nppstack serve at {base}; {len(subset)} drugs loaded ({what}); {args.requests} "
+              f"requests per route, {args.threads} client threads for throughput, 1 for latency\n")
         print(f"{'route':30} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'handler p50 ms':>15} {'5xx':>4}")
         for route, ps in paths.items():
             run_http(base, ps[:20], 1, 5)  # warm-up

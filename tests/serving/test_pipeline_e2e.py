@@ -1,17 +1,16 @@
 """End to end with the real pipeline: staging (prepared Parquet) -> close MERGE -> insert ->
 the pipeline's sync step, on the real local engine (DuckDB + pyiceberg) and dynalite; then
 reconcile through the engine reports nothing and the ledger holds the write counts. Only the
-stage step is swapped, for one writing the batch's staging Parquet (``prepared_staging``)."""
+stage step is swapped, for one writing the batch's staging Parquet (``tests/staging_support.py``)."""
 
 from __future__ import annotations
-
-from prepared_staging import bootstrap_staging, staging_step
 
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG
 from ppstack.pipeline.run import run_batch
 from ppstack.pipeline.steps import CLOSE, INSERT, STAGE, SYNC, replace_step
 from ppstack.serving.reconcile import reconcile
+from staging_support import bootstrap_staging, staging_step
 
 BATCHES = [
     ("2025-01-03", {"00000000001": {"proprietary_name": "Prozac", "labeler_name": "Eli Lilly"},
