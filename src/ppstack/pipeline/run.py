@@ -253,9 +253,12 @@ def report(record: BatchRecord) -> str:
         if name in record.counts:
             lines.append(f"{name:<10} {record.counts[name]:>10,}")
     if record.dynamodb:
-        writes = record.dynamodb.get("writes", record.dynamodb.get("items_written"))
-        shown = writes if writes is not None else record.dynamodb
-        lines.append(f"dynamodb   {shown}")
+        d = record.dynamodb
+        lines.append(
+            f"dynamodb   {d.get('writes', 0):>10,} writes (history {d.get('history_puts', 0):,}, "
+            f"current {d.get('current_puts', 0) + d.get('current_updates', 0):,}, tokens "
+            f"+{d.get('token_puts', 0):,} -{d.get('token_deletes', 0):,}, skipped "
+            f"{d.get('conditional_skips', 0):,})")
     for step, seconds in record.timings.items():
         lines.append(f"time {step:<6}{seconds:>9.2f} s")
     if record.error:
