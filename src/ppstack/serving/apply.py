@@ -29,7 +29,7 @@ therefore redoes what is missing and rewrites the rest with identical content.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -130,20 +130,21 @@ class Applier:
 
     def apply(
         self,
-        plans: Sequence[EntityPlan],
+        plans: Iterable[EntityPlan],
         chunk_size: int = DEFAULT_CHUNK,
         progress: Callable[[int], None] | None = None,
     ) -> SyncStats:
+        """Apply ``plans`` chunk by chunk; a generator keeps only one chunk of plans in memory."""
         stats = SyncStats()
-        for p in plans:
-            if p.kind == INSERT:
-                stats.inserted += 1
-            elif p.kind == UPDATE:
-                stats.updated += 1
-            else:
-                stats.deleted += 1
         with ThreadPoolExecutor(self.workers) as pool:
             for chunk in retry.chunked(plans, chunk_size):
+                for p in chunk:
+                    if p.kind == INSERT:
+                        stats.inserted += 1
+                    elif p.kind == UPDATE:
+                        stats.updated += 1
+                    else:
+                        stats.deleted += 1
                 self._apply_chunk(pool, chunk, stats)
                 if progress is not None:
                     progress(len(chunk))

@@ -29,13 +29,18 @@ from ppstack.serving.table import ensure_table
 __all__ = ["SyncStats", "plan_batch", "sync_batch", "sync_rows"]
 
 
-def plan_batch(spec: EntitySpec, batch_id: str, rows: Iterable[Row]) -> list[EntityPlan]:
-    """One plan per key of the batch, in key order (pure)."""
+def _groups(spec: EntitySpec, batch_id: str, rows: Iterable[Row]) -> dict[str, list[Row]]:
+    """The batch's rows by key, refusing rows of another batch."""
     rows = list(rows)
     foreign = {str(r["ingestion_batch_id"]) for r in rows} - {batch_id}
     if foreign:
         raise PpstackError(f"sync of batch {batch_id} was given rows of {sorted(foreign)}")
-    groups = group_by_key(spec, rows)
+    return group_by_key(spec, rows)
+
+
+def plan_batch(spec: EntitySpec, batch_id: str, rows: Iterable[Row]) -> list[EntityPlan]:
+    """One plan per key of the batch, in key order (pure)."""
+    groups = _groups(spec, batch_id, rows)
     return [plan_entity(spec, groups[k]) for k in sorted(groups)]
 
 
@@ -56,10 +61,13 @@ def sync_rows(
     chunk of entities is written.
     """
     check_batch_id(batch_id)
-    plans = plan_batch(spec, batch_id, rows)
+    groups = _groups(spec, batch_id, rows)
     if on_total is not None:
-        on_total(len(plans))
+        on_total(len(groups))
     ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
+    # Plans are made chunk by chunk as the applier asks for them: a full initial load (180k
+    # keys, ~1.8M token items) never holds every plan at once.
+    plans = (plan_entity(spec, groups[k]) for k in sorted(groups))
     return Applier(rt.dynamodb, rt.settings.dynamodb_table, workers).apply(
         plans, chunk_size, progress
     )
