@@ -178,3 +178,37 @@ def test_search_cursor_survives_respelling_of_same_query(scenario: Scenario) -> 
 
 def test_search_eight_tokens_are_allowed(scenario: Scenario) -> None:
     assert search(q="eli lilly company strattera atomoxetine hydrochloride usa inc")["statusCode"] == 200
+
+
+def _vocabulary(sc: Scenario) -> list[str]:
+    return sorted({t for row in sc.rows.values() for f in FIELDS for t in tokenize(row.get(f))})
+
+
+@pytest.mark.parametrize(("probe", "verify"), [(1, 0), (2, 300), (5, 10_000), (500, 300)])
+def test_search_and_strategy_agrees_with_brute_force(scenario: Scenario, probe: int, verify: int,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """However the AND is evaluated (small probes force broad tokens to be verified by exact-key
+    lookups or read to the end), the matches equal the oracle's."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from ppstack.api import search as search_module
+
+    monkeypatch.setattr(search_module, "PROBE_ITEMS", probe)
+    monkeypatch.setattr(search_module, "VERIFY_KEYS", verify)
+    vocab = _vocabulary(scenario)
+    broad = sorted(vocab, key=lambda t: -len(expected_ids(scenario, [(t, False)])))[:5]
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(words=st.lists(st.sampled_from(vocab + broad * 4), min_size=1, max_size=3, unique=True),
+           prefix=st.booleans())
+    def check(words: list[str], prefix: bool) -> None:
+        terms = [(w, False) for w in words]
+        if prefix:
+            terms[-1] = (words[-1][:2], True)
+        q = " ".join(w + ("*" if p else "") for w, p in terms)
+        data = body(search(q=q, limit="100"))
+        assert data["total"] == len(expected_ids(scenario, terms)), q
+        assert [r["entity_id"] for r in data["results"]] == expected_ids(scenario, terms)[:100], q
+
+    check()

@@ -5,8 +5,12 @@ Semantics (DESIGN.md "5. API"):
 - ``q`` is tokenized by ``keys.query_tokens`` (the sync's tokenizer rules); ``word*`` is a prefix
   match, other tokens are exact.
 - An entity matches when every query token matches at least one of its search fields (AND).
-  Each token costs one paginated Query on ``SEARCH#<ENTITY>`` with ``begins_with`` on the sort key,
-  projecting only the key; a token with no match ends the search early.
+  Each token is probed with one Query page on ``SEARCH#<ENTITY>`` (``begins_with`` on the sort key,
+  key only). Tokens whose matches fit that page are exact sets and are intersected first; a
+  broad exact token (e.g. ``inc``, tens of thousands of drugs) is then not read at all when the
+  candidates are few: each candidate is checked with BatchGetItem on the token's exact keys
+  (``token#<t>#<field>#<ENTITY>#<id>``, one per search field). Otherwise, and always for a
+  prefix token, its Query is read to the end. A token with no match ends the search early.
 - When ``q`` as a whole is a key in any accepted form (an NDC for DRUG), the entity with that key
   is added to the matches if it is current. Search covers current entities only, like the tokens.
 - Results are ordered by ``entity_id`` ascending: the order is total, stable across pages and
@@ -41,7 +45,9 @@ from ppstack.serving.keys import (
     query_tokens,
     search_pk,
     token_prefix,
+    token_sk,
 )
+from ppstack.serving.retry import batch_get
 
 MAX_Q_LENGTH = 200
 MAX_TOKENS = 8
@@ -111,9 +117,26 @@ def decode_cursor(cursor: str, query: ParsedQuery) -> str:
     return after
 
 
-def token_matches(client: Any, table: str, spec: EntitySpec, token: str, prefix: bool) -> set[str]:
-    """Entity ids with a search field matching one query token (all pages of one Query)."""
-    ids: set[str] = set()
+PROBE_ITEMS = 500  # items read per token before deciding how to evaluate it
+VERIFY_KEYS = 300  # at most this many exact-key lookups replace reading a broad token's Query
+
+
+@dataclass
+class TokenScan:
+    """One query token's Query, read page by page; ``ids`` is exact once ``done``."""
+
+    token: str
+    prefix: bool
+    ids: set[str]
+    next_key: dict[str, Any] | None
+
+    @property
+    def done(self) -> bool:
+        return self.next_key is None
+
+
+def _query_page(client: Any, table: str, spec: EntitySpec, scan: TokenScan | None,
+                token: str, prefix: bool, limit: int | None) -> TokenScan:
     kwargs: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "PK = :pk AND begins_with(SK, :t)",
@@ -123,23 +146,63 @@ def token_matches(client: Any, table: str, spec: EntitySpec, token: str, prefix:
         },
         "ProjectionExpression": "SK",
     }
-    while True:
-        resp = client.query(**kwargs)
-        for item in resp.get("Items", []):
-            ids.add(parse_token_sk(item["SK"]["S"])[3])
-        if "LastEvaluatedKey" not in resp:
-            return ids
-        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+    if limit is not None:
+        kwargs["Limit"] = limit
+    if scan is not None and scan.next_key is not None:
+        kwargs["ExclusiveStartKey"] = scan.next_key
+    resp = client.query(**kwargs)
+    ids = {parse_token_sk(item["SK"]["S"])[3] for item in resp.get("Items", [])}
+    if scan is not None:
+        ids |= scan.ids
+    return TokenScan(token, prefix, ids, resp.get("LastEvaluatedKey"))
+
+
+def token_matches(client: Any, table: str, spec: EntitySpec, token: str, prefix: bool) -> set[str]:
+    """Entity ids with a search field matching one query token (all pages of one Query)."""
+    scan = _query_page(client, table, spec, None, token, prefix, None)
+    while not scan.done:
+        scan = _query_page(client, table, spec, scan, token, prefix, None)
+    return scan.ids
+
+
+def _finish(client: Any, table: str, spec: EntitySpec, scan: TokenScan) -> set[str]:
+    while not scan.done:
+        scan = _query_page(client, table, spec, scan, scan.token, scan.prefix, None)
+    return scan.ids
+
+
+def _having_token(client: Any, table: str, spec: EntitySpec, token: str,
+                  candidates: set[str]) -> set[str]:
+    """The candidates that have ``token`` (exact) in a search field: BatchGetItem on exact keys."""
+    keys = [{"PK": {"S": search_pk(spec.name)},
+             "SK": {"S": token_sk(token, field, spec.name, entity_id)}}
+            for entity_id in sorted(candidates) for field in spec.search_fields]
+    items = batch_get(client, table, keys, projection="SK", backoff=service.API_BACKOFF)
+    return {parse_token_sk(item["SK"]["S"])[3] for item in items}
 
 
 def matching_ids(client: Any, table: str, spec: EntitySpec, query: ParsedQuery) -> list[str]:
-    """All matching entity ids, sorted ascending."""
-    matched: set[str] | None = None
+    """All matching entity ids, sorted ascending (exact AND, read as little as possible)."""
+    scans: list[TokenScan] = []
     for token, prefix in query.tokens:
-        ids = token_matches(client, table, spec, token, prefix)
-        matched = ids if matched is None else matched & ids
-        if not matched:
+        scan = _query_page(client, table, spec, None, token, prefix, PROBE_ITEMS)
+        if scan.done and not scan.ids:
+            scans = []
+            break  # one token without a match: nothing can match all of them
+        scans.append(scan)
+    matched: set[str] | None = None
+    # Exact sets first, smallest first; then the broad tokens, cheapest way each.
+    for scan in sorted(scans, key=lambda s: (not s.done, len(s.ids))):
+        if matched is not None and not matched:
             break
+        if scan.done:
+            ids = scan.ids
+        elif (matched is not None and not scan.prefix
+              and len(matched) * len(spec.search_fields) <= VERIFY_KEYS):
+            ids = _having_token(client, table, spec, scan.token, matched)
+        else:
+            ids = _finish(client, table, spec, scan)
+        matched = ids if matched is None else matched & ids
     result = matched or set()
     if query.key is not None and query.key not in result:
         found = service.batch_get_current(client, table, spec, [query.key]).get(query.key)
