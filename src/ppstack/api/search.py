@@ -10,7 +10,8 @@ Semantics (DESIGN.md "5. API"):
   broad exact token (e.g. ``inc``, tens of thousands of drugs) is then not read at all when the
   candidates are few: each candidate is checked with BatchGetItem on the token's exact keys
   (``token#<t>#<field>#<ENTITY>#<id>``, one per search field). Otherwise, and always for a
-  prefix token, its Query is read to the end. A token with no match ends the search early.
+  prefix token, its Query is read to the end. When no token fits its probe, all are read side
+  by side until the smallest is complete. A token with no match ends the search early.
 - When ``q`` as a whole is a key in any accepted form (an NDC for DRUG), the entity with that key
   is added to the matches if it is current. Search covers current entities only, like the tokens.
 - Results are ordered by ``entity_id`` ascending: the order is total, stable across pages and
@@ -190,6 +191,11 @@ def matching_ids(client: Any, table: str, spec: EntitySpec, query: ParsedQuery) 
             scans = []
             break  # one token without a match: nothing can match all of them
         scans.append(scan)
+    # No token fitted its probe: read all of them side by side, page by page, until the
+    # smallest one is complete (cost ~ tokens x its size, not the size of the broadest one).
+    while scans and not any(s.done for s in scans):
+        scans = [_query_page(client, table, spec, s, s.token, s.prefix, PROBE_ITEMS)
+                 for s in scans]
     matched: set[str] | None = None
     # Exact sets first, smallest first; then the broad tokens, cheapest way each.
     for scan in sorted(scans, key=lambda s: (not s.done, len(s.ids))):
