@@ -151,8 +151,10 @@ def _shorten(body: Any, limit: int = 1400) -> str:
 def run_demo(settings: Settings, *, serve: bool, port: int, echo: Echo, progress: Echo,
              meter: MeterFactory = no_meter, stop: threading.Event | None = None) -> DemoResult:
     """The whole demo; with ``serve`` it blocks until Ctrl-C or ``stop`` is set."""
-    from ppstack.api.local_server import serve_in_thread
+    from ppstack.api.local_server import make_server, serve_in_thread
 
+    if serve:  # fail before the ingest, not after it, when the API port is taken
+        make_server("127.0.0.1", port).server_close()
     prepare_home(settings)
     result = DemoResult()
     rt = Runtime(settings)

@@ -135,3 +135,17 @@ def test_local_server_logs_one_line_per_request(server: tuple[str, io.StringIO])
     assert re.fullmatch(r"GET /drug/00002322730 200 \d+\.\dms", lines[0])
     assert re.fullmatch(r"GET /drug/bad 400 \d+\.\dms", lines[1])
     assert lines[2].startswith("GET /search/drug?q=strattera 200 ")
+
+
+def test_make_server_on_a_taken_port_is_a_clear_error() -> None:
+    import socket
+
+    from ppstack.api.local_server import make_server
+    from ppstack.errors import BadInput
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(BadInput, match=f"cannot listen on 127.0.0.1:{port}"):
+            make_server("127.0.0.1", port)

@@ -89,3 +89,18 @@ def test_demo_rerun_leaves_dynamodb_equal_to_conformed(settings: Settings) -> No
         assert reconcile(rt, DRUG) == []
     finally:
         rt.close()
+
+
+def test_demo_refuses_a_taken_port_before_doing_anything(settings: Settings) -> None:
+    import socket
+
+    from ppstack.errors import BadInput
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(BadInput, match="cannot listen"):
+            run_demo(settings, serve=True, port=port, echo=lambda _m: None,
+                     progress=lambda _m: None)
+    assert not Path(settings.home).exists()  # nothing was ingested

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ppstack.api import config, handlers
 from ppstack.api.responses import CORS_HEADERS, error_response
-from ppstack.errors import NotFound, PpstackError
+from ppstack.errors import BadInput, NotFound, PpstackError
 
 ALLOWED_METHODS = "GET, OPTIONS"
 
@@ -220,7 +220,11 @@ def prepare(settings: Any) -> str:
 
 def make_server(host: str, port: int, log_stream: IO[str] | None = None) -> ThreadingHTTPServer:
     handler = type("BoundApiRequestHandler", (ApiRequestHandler,), {"log_stream": log_stream})
-    server = ThreadingHTTPServer((host, port), handler)
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as e:  # e.g. the port is taken: say so instead of a traceback
+        raise BadInput(f"cannot listen on {host}:{port} ({e.strerror or e}); "
+                       "choose another one with --port") from None
     server.daemon_threads = True
     return server
 
