@@ -96,6 +96,12 @@ class Runtime:
             self._engine.close()
             self._engine = None
 
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
 
 def open_runtime(settings: Settings | None = None, **overrides: str | None) -> Runtime:
     return Runtime(settings or load_settings(**overrides))

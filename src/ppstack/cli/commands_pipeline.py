@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from ppstack.backends import Runtime
+from ppstack.cli.context import runtime, say
 from ppstack.cli.progress import bar_factory
 from ppstack.entities import get_entity, get_source
 from ppstack.layout import check_date
-
-
-def _progress(ctx: click.Context) -> Any:
-    if ctx.obj.get("quiet"):
-        return lambda _msg: None
-    return lambda msg: click.echo(msg, err=True)
 
 
 def _run(ctx: click.Context, rt: Runtime, entity: str, source: str, ingest_date: str,
@@ -34,7 +28,7 @@ def _run(ctx: click.Context, rt: Runtime, entity: str, source: str, ingest_date:
     spec = get_entity(entity)
     try:
         record = run_batch(rt, spec, source, ingest_date, allow_mass_delete=allow_mass_delete,
-                           progress=_progress(ctx),
+                           progress=say(ctx),
                            meter=bar_factory(bool(ctx.obj.get("quiet"))))
     except Exception:
         # The failed batch's report still goes out (state, step, error), then the error itself.
@@ -76,11 +70,8 @@ def run_command(ctx: click.Context, entity: str, source: str, ingest_date: str,
       ppstack run DRUG FDA_NDC --date 2019-04-30 --allow-mass-delete
     """
     check_date(ingest_date)
-    rt = Runtime(ctx.obj["settings"])
-    try:
+    with runtime(ctx) as rt:
         _run(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt)
-    finally:
-        rt.close()
 
 
 @click.command("ingest")
@@ -106,12 +97,9 @@ def ingest_command(ctx: click.Context, entity: str, source: str, files: tuple[Pa
     spec = get_entity(entity)
     src = get_source(spec, source)
     check_date(ingest_date)
-    rt = Runtime(ctx.obj["settings"])
-    try:
-        archive(rt, spec, src, list(files), ingest_date, progress=_progress(ctx))
+    with runtime(ctx) as rt:
+        archive(rt, spec, src, list(files), ingest_date, progress=say(ctx))
         _run(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt)
-    finally:
-        rt.close()
 
 
 STATUS_COLUMNS = ("batch_id", "date", "state", "read", "rejected", "staged", "inserted",
@@ -133,8 +121,8 @@ def status_command(ctx: click.Context, entity: str, fmt: str) -> None:
     """
     from ppstack.pipeline.run import status_rows
 
-    rt = Runtime(ctx.obj["settings"])
-    rows = status_rows(rt, entity)
+    with runtime(ctx) as rt:
+        rows = status_rows(rt, entity)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -168,11 +156,8 @@ def abandon_command(ctx: click.Context, entity: str, batch_id: str, reason: str,
     """
     from ppstack.pipeline.run import abandon_batch, report
 
-    rt = Runtime(ctx.obj["settings"])
-    try:
+    with runtime(ctx) as rt:
         record = abandon_batch(rt, entity, batch_id, reason)
-    finally:
-        rt.close()
     if fmt == "json":
         click.echo(record.to_json().decode("utf-8"))
     else:

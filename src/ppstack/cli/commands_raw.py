@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ppstack.backends import Runtime
+from ppstack.cli.context import runtime, say
 from ppstack.entities import get_entity, get_source
 from ppstack.layout import check_date
 
@@ -40,13 +40,8 @@ def archive(ctx: click.Context, entity: str, source: str, files: tuple[Path, ...
     spec = get_entity(entity)
     src = get_source(spec, source)
     check_date(ingest_date)
-    quiet = bool(ctx.obj.get("quiet"))
-    rt = Runtime(ctx.obj["settings"])
-    try:
-        result = run_archive(rt, spec, src, list(files), ingest_date,
-                             progress=None if quiet else lambda m: click.echo(m, err=True))
-    finally:
-        rt.close()
+    with runtime(ctx) as rt:
+        result = run_archive(rt, spec, src, list(files), ingest_date, progress=say(ctx))
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
         return

@@ -7,12 +7,11 @@ They only parse options, build a Runtime and call ``ppstack.serving``; progress 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import click
 
-from ppstack.backends import Runtime
+from ppstack.cli.context import runtime
 from ppstack.cli.progress import bar_factory
 from ppstack.entities import get_entity
 from ppstack.errors import BadInput, PpstackError
@@ -27,14 +26,6 @@ def _emit(data: dict[str, Any], fmt: str) -> None:
     width = max(len(k) for k in data)
     for k, v in data.items():
         click.echo(f"{k:<{width}}  {v}")
-
-
-def _with_runtime(ctx: click.Context, fn: Callable[[Runtime], Any]) -> Any:
-    rt = Runtime(ctx.obj["settings"])
-    try:
-        return fn(rt)
-    finally:
-        rt.close()
 
 
 @click.command("sync")
@@ -65,21 +56,19 @@ def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild:
 
         bar = bar_factory(quiet)(f"rebuild {spec.name}")
         try:
-            stats = _with_runtime(
-                ctx, lambda rt: run_rebuild(rt, spec, progress=bar.step, on_total=bar.total)
-            )
+            with runtime(ctx) as rt:
+                rebuilt = run_rebuild(rt, spec, progress=bar.step, on_total=bar.total)
         finally:
             bar.close()
-        _emit(stats.to_dict(), fmt)
+        _emit(rebuilt.to_dict(), fmt)
         return
     from ppstack.serving.sync import sync_batch
 
     assert batch_id is not None
     bar = bar_factory(quiet)(f"sync {spec.name}")
     try:
-        stats = _with_runtime(
-            ctx, lambda rt: sync_batch(rt, spec, batch_id, progress=bar.step, on_total=bar.total)
-        )
+        with runtime(ctx) as rt:
+            stats = sync_batch(rt, spec, batch_id, progress=bar.step, on_total=bar.total)
     finally:
         bar.close()
     _emit(stats.to_dict(), fmt)
@@ -102,7 +91,8 @@ def reconcile_command(ctx: click.Context, entity: str, fmt: str) -> None:
     from ppstack.serving.reconcile import reconcile
 
     spec = get_entity(entity)
-    diffs = _with_runtime(ctx, lambda rt: reconcile(rt, spec))
+    with runtime(ctx) as rt:
+        diffs = reconcile(rt, spec)
     if fmt == "json":
         click.echo(json.dumps([d.to_dict() for d in diffs], indent=2))
     else:

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from ppstack.backends import Runtime
+from ppstack.cli.context import runtime, say
 from ppstack.entities import get_entity, get_source
 from ppstack.entities.spec import EntitySpec
 from ppstack.errors import BadInput
@@ -187,11 +188,8 @@ def _query_command() -> click.Command:
             value = options.get(option.name or "")
             if value is not None:
                 sql = rewrite(sql, value, settings)
-        rt = Runtime(settings)
-        try:
+        with Runtime(settings) as rt:
             result = rt.engine.execute(sql)
-        finally:
-            rt.close()
         if not result.columns:
             count = "" if result.rowcount is None else f" ({result.rowcount} rows)"
             click.echo(f"ok{count}", err=True)
@@ -344,13 +342,8 @@ def stage_command(ctx: click.Context, entity: str, source: str, ingest_date: str
     src = get_source(spec, source)
     check_date(ingest_date)
     batch_id = check_batch_id(batch_id) if batch_id else new_batch_id()
-    quiet = bool(ctx.obj.get("quiet"))
-    rt = Runtime(ctx.obj["settings"])
-    try:
-        result = stage(rt, spec, src, ingest_date, batch_id,
-                       progress=None if quiet else lambda m: click.echo(m, err=True))
-    finally:
-        rt.close()
+    with runtime(ctx) as rt:
+        result = stage(rt, spec, src, ingest_date, batch_id, progress=say(ctx))
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
         return
