@@ -1,13 +1,10 @@
 """Benchmark the read API through ``ppstack serve`` (loopback only) and the handlers' own time.
 
-    .venv/bin/python bench/bench_api.py --full [--requests 400] [--home DIR]
-    .venv/bin/python bench/bench_api.py [--drugs 10000] [--requests 400] [--home DIR]
+    .venv/bin/python bench/bench_api.py [--requests 400] [--home DIR]
 
-Data, with --full: the full FDA files in ../shared (2019-04-29) loaded by the real pipeline
-(``ppstack ingest``: archive, stage, SCD2, DynamoDB sync of all ~180k drugs and their tokens;
-several minutes on dynalite, done once and reused from --home). Without it: a realistic subset,
-every k-th drug, turned into serving items by the sync worker's own projection (via
-tests/api/loader.py), which loads in seconds.
+Data: the full FDA files in ../shared (2019-04-29) loaded by the real pipeline (archive, stage,
+SCD2, DynamoDB sync of all ~180k drugs and their ~1.9M search tokens: several minutes on
+dynalite, done once and reused from --home).
 
 Measured per route: requests/s with a small client thread pool, p50/p95 latency end to end with
 one client (HTTP keep-alive), and the handler's own time: the handler called in-process with the
@@ -30,49 +27,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from ppstack.api import config, handlers, local_server
+from ppstack.serving import dynalite
+from ppstack.serving.keys import tokenize
+from ppstack.settings import load_settings
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from tests.api.loader import load_items, read_drug_rows, scenario_items  # noqa: E402
-
-from ppstack.api import config, handlers, local_server  # noqa: E402
-from ppstack.backends import make_dynamodb  # noqa: E402
-from ppstack.serving import dynalite  # noqa: E402
-from ppstack.serving.keys import tokenize  # noqa: E402
-from ppstack.serving.table import ensure_table  # noqa: E402
-from ppstack.settings import load_settings  # noqa: E402
 
 FDA = ROOT.parent / "shared" / "data" / "fda_ndc"
-META_PK = {"PK": {"S": "BENCH#META"}, "SK": {"S": "subset"}}
 
 
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
-
-
-def load(client: Any, table: str, drugs: int) -> list[dict[str, Any]]:
-    t0 = time.perf_counter()
-    rows = read_drug_rows(product=FDA / "product_2019-04-29.txt", package=FDA / "package_2019-04-29.txt")
-    step = max(1, len(rows) // drugs)
-    subset = rows[::step][:drugs]
-    print(f"read {len(rows)} drugs from the full FDA files in {time.perf_counter() - t0:.1f} s; "
-          f"subset: every {step}th drug = {len(subset)} drugs", file=sys.stderr)
-    marker = f"{len(rows)}:{step}:{len(subset)}"
-    got = client.get_item(TableName=table, Key=META_PK).get("Item")
-    if got and got.get("marker", {}).get("S") == marker:
-        print("table already holds this subset; not reloading", file=sys.stderr)
-        return subset
-    # Keep the scenario's special drugs out: the bench wants plain current items.
-    items, _ = scenario_items(subset + _scenario_extras(rows, subset))
-    t0 = time.perf_counter()
-    chunks = [items[i:i + 2500] for i in range(0, len(items), 2500)]
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda c: load_items(client, table, c), chunks))
-    dt = time.perf_counter() - t0
-    print(f"loaded {len(items)} items in {dt:.1f} s ({len(items) / dt:.0f} items/s)", file=sys.stderr)
-    client.put_item(TableName=table, Item={**META_PK, "marker": {"S": marker}})
-    return subset
 
 
 def load_full(settings: Any) -> list[dict[str, Any]]:
@@ -103,17 +71,11 @@ def load_full(settings: Any) -> list[dict[str, Any]]:
         rt.close()
 
 
-def _scenario_extras(rows: list[dict[str, Any]], subset: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The loader's scenario needs its two Strattera packages; add them when the subset lacks them."""
-    have = {r["ndc"] for r in subset}
-    return [r for r in rows if r["ndc"] in ("00002322730", "00002322830") and r["ndc"] not in have]
-
-
-def make_paths(subset: list[dict[str, Any]], n: int, rnd: random.Random) -> dict[str, list[str]]:
+def make_paths(drugs: list[dict[str, Any]], n: int, rnd: random.Random) -> dict[str, list[str]]:
     def ndc_forms(r: dict[str, Any]) -> str:
         return rnd.choice([r["ndc"], r["package_ndc"] or r["ndc"]])
 
-    picks = [rnd.choice(subset) for _ in range(n)]
+    picks = [rnd.choice(drugs) for _ in range(n)]
     two = []
     for r in picks:
         a = tokenize(r.get("proprietary_name")) or ["tablet"]
@@ -219,9 +181,6 @@ def handler_overhead(paths: list[str], timing: TimingClient) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--full", action="store_true",
-                    help="load all ~180k drugs with the real pipeline (minutes, once per --home)")
-    ap.add_argument("--drugs", type=int, default=10000, help="drugs to load (of ~180k)")
     ap.add_argument("--requests", type=int, default=400, help="requests per route and mode")
     ap.add_argument("--threads", type=int, default=4, help="client threads for requests/s")
     ap.add_argument("--budget", type=float, default=15.0, help="seconds per route and mode, at most")
@@ -233,15 +192,13 @@ def main() -> None:
 
     settings = load_settings(backend="local", home=args.home, dynamodb_port=args.port,
                              dynamodb_table="bench-api")
-    client = make_dynamodb(settings)
-    ensure_table(client, settings.dynamodb_table)
-    subset = load_full(settings) if args.full else load(client, settings.dynamodb_table, args.drugs)
-    paths = make_paths(subset, args.requests, random.Random(7))
+    drugs = load_full(settings)
+    paths = make_paths(drugs, args.requests, random.Random(7))
 
     base, shutdown = local_server.serve_in_thread(settings, port=0, log_stream=open("/dev/null", "w"))  # noqa: SIM115
     try:
-        what = "the full FDA 2019-04-29 data" if args.full else "subset of the full FDA 2019-04-29 data"
-        print(f"\nppstack serve at {base}; {len(subset)} drugs loaded ({what}); {args.requests} "
+        print(f"\nppstack serve at {base}; {len(drugs)} drugs loaded (the full FDA 2019-04-29 "
+              f"data); {args.requests} "
               f"requests per route, {args.threads} client threads for throughput, 1 for latency\n")
         print(f"{'route':30} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'handler p50 ms':>15} {'5xx':>4}")
         for route, ps in paths.items():
@@ -259,7 +216,7 @@ def main() -> None:
                   f"{pct(lat, 95):7.2f} {statistics.median(own):15.3f} {err1 + err_n:4d}")
         print("\ntargets: handler overhead <= 1 ms p50; GET /drug p50 <= 10 ms; two-token search p95 <= 100 ms")
         print("note: dynalite (Node.js, LevelDB) stands in for DynamoDB; its Query cost grows with the "
-              "token partition, so search figures depend on the subset size.")
+              "token partition (Query pages are slower than DynamoDB's).")
     finally:
         shutdown()
         dynalite.stop(settings)  # the data stays under --home for the next run
