@@ -60,10 +60,8 @@ def _quiet(_msg: str) -> None:
 def raw_files(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str) -> list[dict[str, Any]]:
     """Raw keys and sha256 of the date's archive manifest (empty when it was never archived:
     the stage step then fails with the archive's own explanation)."""
-    try:
-        from ppstack.raw.archive import load_manifest
-    except ImportError:  # the raw layer is not installed in this build
-        return []
+    from ppstack.raw.archive import load_manifest  # lazy: pyarrow comes with the raw layer
+
     try:
         manifest = load_manifest(rt, spec, source, ingest_date)
     except NotFound:

@@ -148,15 +148,12 @@ def require_archived(rt: Runtime, spec: EntitySpec, source: Source, ingest_date:
     """
     hint = (f"nothing archived for {spec.name} {source.name} {ingest_date}: run "
             f"`ppstack archive {spec.name} {source.name} FILE... --date {ingest_date}` first")
+    from ppstack.raw.archive import load_manifest  # lazy: pyarrow comes with the raw layer
+
     try:
-        from ppstack.raw.archive import load_manifest
-    except ImportError:  # pragma: no cover - the raw layer ships with the package
-        pass
-    else:
-        try:
-            load_manifest(rt, spec, source, ingest_date)
-        except NotFound:
-            raise BadInput(hint) from None
+        load_manifest(rt, spec, source, ingest_date)
+    except NotFound:
+        raise BadInput(hint) from None
     missing = [m.name for m in source.members
                if not rt.store.list(rendition_prefix(spec.name, source.name, ingest_date, m.name))]
     if missing:

@@ -14,7 +14,6 @@ the same state however often it runs.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -152,12 +151,7 @@ STEPS: tuple[Step, ...] = (STAGE, CLOSE, INSERT, SYNC)
 
 
 def default_steps() -> tuple[Step, ...]:
-    """The product pipeline: all four steps once the serving layer's sync exists.
-
-    Until ``ppstack.serving.sync`` is importable the pipeline ends at ``inserted``.
-    """
-    if importlib.util.find_spec("ppstack.serving.sync") is None:
-        return (STAGE, CLOSE, INSERT)
+    """The product pipeline: stage -> close -> insert -> sync."""
     return STEPS
 
 
