@@ -158,15 +158,8 @@ def _query_page(client: Any, table: str, spec: EntitySpec, scan: TokenScan | Non
     return TokenScan(token, prefix, ids, resp.get("LastEvaluatedKey"))
 
 
-def token_matches(client: Any, table: str, spec: EntitySpec, token: str, prefix: bool) -> set[str]:
-    """Entity ids with a search field matching one query token (all pages of one Query)."""
-    scan = _query_page(client, table, spec, None, token, prefix, None)
-    while not scan.done:
-        scan = _query_page(client, table, spec, scan, token, prefix, None)
-    return scan.ids
-
-
 def _finish(client: Any, table: str, spec: EntitySpec, scan: TokenScan) -> set[str]:
+    """Read the rest of a token's Query: its exact set of entity ids."""
     while not scan.done:
         scan = _query_page(client, table, spec, scan, scan.token, scan.prefix, None)
     return scan.ids
