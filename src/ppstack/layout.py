@@ -66,6 +66,21 @@ def manifest_key(entity: str, source: str, ingest_date: str) -> str:
     return f"raw_tabular/{entity}/{source}/{ingest_date}/_manifest.json"
 
 
+def archive_prefix(entity: str, source: str) -> str:
+    """Every archived delivery (renditions and manifests) of one entity and source."""
+    return f"raw_tabular/{entity}/{source}/"
+
+
+def fetch_state_key(entity: str, source: str) -> str:
+    """What ``ppstack fetch`` last saw at the source's URL (ETag, Last-Modified, sha256)."""
+    return f"fetch/{entity}/{source}.json"
+
+
+def sync_checkpoint_key(entity: str, batch_id: str) -> str:
+    """How far the chunked DynamoDB sync of a batch got (AWS: one Lambda run per slice)."""
+    return f"checkpoints/{entity}/{batch_id}/sync.json"
+
+
 def staging_prefix(entity: str, batch_id: str) -> str:
     return f"staging/{entity}/{batch_id}/"
 

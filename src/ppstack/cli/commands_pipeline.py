@@ -20,8 +20,10 @@ from ppstack.entities import get_entity, get_source
 from ppstack.layout import check_date
 
 
-def _run(ctx: click.Context, rt: Runtime, entity: str, source: str, ingest_date: str,
+def run_archived(ctx: click.Context, rt: Runtime, entity: str, source: str, ingest_date: str,
          allow_mass_delete: bool, fmt: str) -> None:
+    """Run the batch of an archived delivery and print its report (``run``, ``ingest``,
+    ``fetch --run``)."""
     from ppstack.pipeline.ledger import Ledger
     from ppstack.pipeline.run import report, run_batch
 
@@ -71,7 +73,7 @@ def run_command(ctx: click.Context, entity: str, source: str, ingest_date: str,
     """
     check_date(ingest_date)
     with runtime(ctx) as rt:
-        _run(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt)
+        run_archived(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt)
 
 
 @click.command("ingest")
@@ -99,7 +101,7 @@ def ingest_command(ctx: click.Context, entity: str, source: str, files: tuple[Pa
     check_date(ingest_date)
     with runtime(ctx) as rt:
         archive(rt, spec, src, list(files), ingest_date, progress=say(ctx))
-        _run(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt)
+        run_archived(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt)
 
 
 STATUS_COLUMNS = ("batch_id", "date", "state", "read", "rejected", "staged", "inserted",

@@ -44,6 +44,7 @@ class Source:
     encoding: str = "cp1252"
     delimiter: str = "\t"
     doc: str = ""
+    url: str = ""  # where the publisher serves the whole delivery (``ppstack fetch``'s default)
 
     def member(self, name: str) -> Member:
         for m in self.members:
