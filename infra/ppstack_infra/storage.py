@@ -183,7 +183,7 @@ class Storage(Construct):
 
         The workgroup does *not* override client-side settings by default: with an enforced
         result location Athena fails every CTAS that names ``external_location``, and the staging
-        CTAS must write ``s3://<bucket>/staging/<ENTITY>/<batch>/`` (DESIGN.md "2. Staging").
+        CTAS must write ``s3://<bucket>/staging/<ENTITY>/<batch>/`` (docs/data-rules.md#staging).
         Clients (AthenaEngine, the state machine) pass this result location explicitly.
         ref: https://docs.aws.amazon.com/athena/latest/ug/considerations-ctas.html
         """

@@ -1,4 +1,4 @@
-"""Docs are tested (STYLE.md rule 12): every command has help with an example, every README
+"""Docs are tested: every command has help with an example, every README
 command line names real commands and options, every setting and entity is documented."""
 
 from __future__ import annotations

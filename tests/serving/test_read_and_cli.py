@@ -45,7 +45,7 @@ def three_batches() -> Scd2Model:
 
 def test_sync_batch_reads_rows_through_engine(new_runtime: Callable[..., Runtime], runtime: Runtime,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each batch is synced right after conformed received it (DESIGN.md "Batches")."""
+    """Each batch is synced right after conformed received it (docs/sync.md#why-it-converges)."""
     model = Scd2Model(SPEC)
     rt = new_runtime()
     statements: list[str] = []

@@ -1,6 +1,6 @@
 """Token search over the serving table: parse, match, order, page. boto3 + stdlib only.
 
-Semantics (DESIGN.md "5. API"):
+Semantics (docs/api.md#search):
 
 - ``q`` is tokenized by ``keys.query_tokens`` (the sync's tokenizer rules); ``word*`` is a prefix
   match, other tokens are exact.

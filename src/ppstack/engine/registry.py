@@ -19,7 +19,10 @@ _NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def check_name(name: str, what: str) -> str:
-    """Glue/S3 Tables names are ``[a-z0-9_]`` (aws-facts.md §1); refuse anything else early."""
+    """Glue/S3 Tables names are ``[a-z0-9_]``; refuse anything else early.
+
+    ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-tables-buckets-naming.html
+    """
     if not name or not set(name) <= _NAME_OK:
         from ppstack.errors import EngineError
 

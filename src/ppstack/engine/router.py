@@ -1,7 +1,7 @@
 """Reading Athena statements: parse, classify, and pull Glue/Iceberg details out of the tree.
 
 sqlglot drops CTAS ``WITH (...)`` properties and Glue ``CREATE EXTERNAL TABLE`` details when it
-writes DuckDB SQL, but its parsed tree keeps them (aws-facts.md §9), so the router reads them
+writes DuckDB SQL, but its parsed tree keeps them (checked with sqlglot 30 and DuckDB 2.0), so the router reads them
 here, from the tree, and never from regexes over the SQL text.
 """
 

@@ -12,7 +12,8 @@ DRUG = EntitySpec(
     sources=("FDA_NDC",),
     staging_template={"FDA_NDC": "stage_drug_fda_ndc"},
     search_fields=("proprietary_name", "nonproprietary_name", "ingredient_list", "labeler_name"),
-    # Fingerprint order: the spec's five first, then the rest of DESIGN.md's list.
+    # Fingerprint order (docs/data-rules.md#entities): the five fields the architecture names
+    # first, then the rest of the directory's fields.
     fields=(
         Column("ndc", doc="11-digit package NDC, e.g. 00002322730"),
         Column("proprietary_name", doc="PROPRIETARYNAME"),

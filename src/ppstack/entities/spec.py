@@ -101,7 +101,7 @@ class EntitySpec:
         raise KeyError(name)
 
 
-# Lineage columns every staged and conformed row carries (DESIGN.md "2. Staging").
+# Lineage columns every staged and conformed row carries (docs/data-rules.md#staging).
 LINEAGE_COLUMNS: tuple[Column, ...] = (
     Column("source_effective_date", DATE, "business date of the delivery (the batch's E)"),
     Column("source_file_date", DATE, "date the source published the file"),
@@ -111,7 +111,7 @@ LINEAGE_COLUMNS: tuple[Column, ...] = (
     Column("source_system", STRING, "source name, e.g. FDA_NDC"),
 )
 
-# SCD Type 2 columns of the conformed table (DESIGN.md "3. Conformed SCD Type 2").
+# SCD Type 2 columns of the conformed table (docs/data-rules.md#conformed-scd2).
 SCD2_COLUMNS: tuple[Column, ...] = (
     Column("active_from", DATE, "first day the version is in force (inclusive)"),
     Column("active_to", DATE, "first day it is no longer in force (exclusive); 9999-12-31 when open"),
@@ -124,5 +124,5 @@ def staging_columns(spec: EntitySpec) -> tuple[Column, ...]:
 
 
 def conformed_columns(spec: EntitySpec) -> tuple[Column, ...]:
-    """Business fields, SCD2 columns, lineage: the order of DESIGN.md's conformed table."""
+    """Business fields, SCD2 columns, lineage: the order of the conformed table (docs/data-rules.md#conformed-scd2)."""
     return spec.fields + SCD2_COLUMNS + LINEAGE_COLUMNS

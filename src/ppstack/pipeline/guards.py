@@ -1,4 +1,4 @@
-"""Guards that refuse a batch before it can damage history (DESIGN.md "3." rules 5 and 6).
+"""Guards that refuse a batch before it can damage history (docs/data-rules.md#conformed-scd2, rules 5 and 6).
 
 Each guard raises ``ppstack.errors.Refused`` with a message that says what was wrong, why it
 matters and what to do, and changes nothing. (The third guard, one run per entity type, is the

@@ -3,8 +3,7 @@
 Every SCD2 test calls ``check_invariants(before, after, key)`` after every batch, and the runner
 can call it too. It works on plain row dicts (``Result.dicts()`` of ``SELECT *``), so it does not
 care which engine produced them, and it knows nothing about how the rows were written: it is the
-independent statement of what "history that is never lost" means (DESIGN.md "3. Conformed SCD
-Type 2"):
+independent statement of what "history that is never lost" means (docs/data-rules.md#conformed-scd2):
 
 1. at most one current row per key;
 2. ``is_current`` exactly when ``active_to = 9999-12-31``;

@@ -1,4 +1,4 @@
-"""Run one batch of one entity type: lock, ledger, steps, report (DESIGN.md "Batches").
+"""Run one batch of one entity type: lock, ledger, steps, report (docs/operations.md#failure-and-resume).
 
 ``run_batch`` is what ``ppstack run`` (and ``ppstack ingest`` after archiving) calls:
 

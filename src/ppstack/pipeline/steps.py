@@ -1,4 +1,4 @@
-"""The batch steps: stage -> close -> insert -> sync, one ordered tuple (STYLE.md rule 7).
+"""The batch steps: stage -> close -> insert -> sync, one ordered tuple.
 
 Every step has the same signature, ``(ctx: BatchContext) -> dict``, returns what it wants
 recorded in the ledger, and is safe to repeat: the runner re-runs a step whose completion was not

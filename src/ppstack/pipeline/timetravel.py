@@ -1,4 +1,4 @@
-"""Reading the conformed table as of a business date or a system time (DESIGN.md "3." rule 7).
+"""Reading the conformed table as of a business date or a system time (docs/data-rules.md#conformed-scd2, rule 7).
 
 Two different clocks, two different mechanisms:
 

@@ -8,7 +8,7 @@ Entities are processed in chunks. Inside a chunk every phase finishes before the
 3. V#CURRENT writes (conditional PutItem / UpdateItem, the commit point);
 4. token deletes (BatchWriteItem) of the entities whose V#CURRENT write succeeded.
 
-So for every single entity the order of DESIGN.md §4 holds, while the requests themselves are
+So for every single entity the order of docs/sync.md#the-order-per-key holds, while the requests themselves are
 batched and run concurrently (dynalite answers one request at a time per connection, slowly; AWS
 rewards concurrency too).
 
@@ -16,7 +16,7 @@ Why phase 0. Token puts precede the commit point, so the V#CURRENT condition alo
 *stale replay* (batch B re-run after a newer batch B' wrote the key) from adding tokens of a
 version that is no longer current: nothing would ever delete them. Reading V#CURRENT first and
 skipping entities whose ``last_ingestion_batch_id`` is newer than B (or equals B with another
-fingerprint, which the condition would refuse too) closes that hole. It relies on DESIGN.md's
+fingerprint, which the condition would refuse too) closes that hole. It relies on the
 "one batch per entity type at a time" lock: no newer batch can commit between the read and our
 writes. The conditional V#CURRENT write stays as the last line of defence; when it fails, the
 entity's token deletes are NOT applied (they could remove tokens the newer version owns).

@@ -97,7 +97,7 @@ def fold(text: str) -> str:
 
 
 def tokenize(text: str | None) -> list[str]:
-    """Distinct tokens of ``text`` in first-seen order (DESIGN.md "4. DynamoDB serving")."""
+    """Distinct tokens of ``text`` in first-seen order (docs/data-rules.md#serving-dynamodb)."""
     if not text:
         return []
     seen: dict[str, None] = {}

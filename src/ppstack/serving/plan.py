@@ -2,7 +2,7 @@
 
 No I/O here. ``apply`` executes plans; tests build plans from hand-made rows.
 
-Classification (DESIGN.md §4), from the rows whose ``ingestion_batch_id`` = B:
+Classification (docs/sync.md#what-a-batchs-sync-reads), from the rows whose ``ingestion_batch_id`` = B:
 
 - INSERT: only a new current row (a new key, or a reactivated one: its history stays untouched);
 - UPDATE: a closed row + a new current row;
@@ -103,7 +103,7 @@ class EntityPlan:
 def delete_update(current: Item, absent: tuple[str, ...], values: dict[str, Any]) -> dict[str, Any]:
     """UpdateItem arguments that turn V#CURRENT into the closed version.
 
-    DESIGN.md asks for an update to ``is_current = false``, ``effective_to = active_to``; we SET
+    docs/sync.md asks for an update to ``is_current = false``, ``effective_to = active_to``; we SET
     every attribute of the closed row (they equal the old current's, rule 2 changes nothing else)
     and REMOVE business fields it lacks. The write costs the same, and the item ends exactly
     equal to the projection even when V#CURRENT was missing or damaged before.

@@ -10,7 +10,7 @@ sends and ``Scan`` returns, so reconcile compares them without conversion.
 Attribute choices that make the incremental and rebuilt paths agree:
 
 - ``last_ingestion_batch_id`` is the ``ingestion_batch_id`` of the row the item is made from. A
-  closed conformed row carries the id of the batch that closed it (DESIGN.md §3 rule 2), which is
+  closed conformed row carries the id of the batch that closed it (docs/data-rules.md#conformed-scd2, rule 2), which is
   exactly the batch whose sync writes the history item.
 - A logically deleted key's V#CURRENT is made from its newest closed row (``is_current`` false,
   ``effective_to`` = the close date); the DELETE sync writes the same attributes.
@@ -109,7 +109,7 @@ def split_versions(spec: EntitySpec, rows: Iterable[Row]) -> tuple[Row | None, l
     if len(current) > 1:
         raise PpstackError(
             f"{spec.name} {entity_id(spec, current[0])} has {len(current)} current rows in "
-            "conformed; at most one is allowed (DESIGN.md §3 rule 1)"
+            "conformed; at most one is allowed (rule 1 of docs/data-rules.md#conformed-scd2)"
         )
     closed.sort(key=lambda r: text(r["active_from"]) or "")
     return (current[0] if current else None), closed

@@ -1,6 +1,6 @@
 """The DynamoDB serving table: one definition used by ppstack locally and by the CDK stack.
 
-PK/SK strings, on-demand, no LSI or GSI (DESIGN.md "4. DynamoDB serving"). PITR and deletion
+PK/SK strings, on-demand, no LSI or GSI (docs/data-rules.md#serving-dynamodb). PITR and deletion
 protection are set by the infrastructure (``infra/``); dynalite ignores them.
 """
 
@@ -48,7 +48,7 @@ def ensure_table(client: Any, name: str, timeout: float = 30.0) -> bool:
 
 
 def delete_table(client: Any, name: str) -> None:
-    """Tests and ``sync --rebuild --from-empty`` only."""
+    """Drop the table and wait until it is gone (the demo resetting its own table; tests)."""
     try:
         client.delete_table(TableName=name)
     except client.exceptions.ResourceNotFoundException:

@@ -1,4 +1,4 @@
--- ddl_conformed: the conformed SCD Type 2 table of one entity type (DESIGN.md "3. Conformed SCD Type 2").
+-- ddl_conformed: the conformed SCD Type 2 table of one entity type (docs/data-rules.md#conformed-scd2).
 --
 -- Why it looks like this:
 -- * An Iceberg table, because the conformed layer lives in S3 Tables (managed Iceberg): MERGE INTO

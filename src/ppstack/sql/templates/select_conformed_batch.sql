@@ -1,5 +1,5 @@
 -- Rows one ingestion batch wrote to the conformed table: the sync worker's only input
--- (DESIGN.md "4. DynamoDB serving", step 1 of the spec's sync).
+-- (docs/sync.md#what-a-batchs-sync-reads).
 --
 -- Batch B's rows are the current rows B closed (is_current = false, active_to = E) and the
 -- current rows B opened (active_from = E); the close MERGE stamps both with B's

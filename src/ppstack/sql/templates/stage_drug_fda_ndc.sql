@@ -7,7 +7,7 @@
 -- table staging.drug_batch (partition projection on ingestion_batch_id).
 -- ref: https://docs.aws.amazon.com/athena/latest/ug/considerations-ctas.html
 --
--- Rules (DESIGN.md "Entities"), in the order the CTEs apply them:
+-- Rules (docs/data-rules.md#entities), in the order the CTEs apply them:
 --   1. one entity per package NDC: package joined to product on PRODUCTID, products with
 --      NDC_EXCLUDE_FLAG = 'N' only ('E' = excluded: neither staged nor rejected);
 --   2. NDCPACKAGECODE -> 11 digits (5-4-2): 4-4-2, 5-3-2, 5-4-1 pad the labeler, product,
