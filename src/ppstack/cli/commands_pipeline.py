@@ -21,7 +21,7 @@ from ppstack.layout import check_date
 
 
 def run_archived(ctx: click.Context, rt: Runtime, entity: str, source: str, ingest_date: str,
-         allow_mass_delete: bool, fmt: str) -> None:
+         allow_mass_delete: bool, fmt: str, until: str | None = None) -> None:
     """Run the batch of an archived delivery and print its report (``run``, ``ingest``,
     ``fetch --run``)."""
     from ppstack.pipeline.ledger import Ledger
@@ -31,7 +31,7 @@ def run_archived(ctx: click.Context, rt: Runtime, entity: str, source: str, inge
     try:
         record = run_batch(rt, spec, source, ingest_date, allow_mass_delete=allow_mass_delete,
                            progress=say(ctx),
-                           meter=bar_factory(bool(ctx.obj.get("quiet"))))
+                           meter=bar_factory(bool(ctx.obj.get("quiet"))), until=until)
     except Exception:
         # The failed batch's report still goes out (state, step, error), then the error itself.
         latest = Ledger(rt.store).latest(spec.name)
@@ -58,22 +58,31 @@ _format = click.option("--format", "fmt", type=click.Choice(["table", "json"]), 
               help="Ingest date of an archived delivery: the batch's effective date.")
 @_allow
 @_format
+@click.option("--until", "until", metavar="STEP", default=None,
+              help="Stop after this step (staged, closed, inserted, synced); a later run of "
+                   "the same date resumes from there.")
 @click.pass_context
 def run_command(ctx: click.Context, entity: str, source: str, ingest_date: str,
-                allow_mass_delete: bool, fmt: str) -> None:
+                allow_mass_delete: bool, fmt: str, until: str | None) -> None:
     """Apply an archived delivery: stage -> close -> insert -> sync, with a ledger record.
 
     Resumes the latest batch from its last completed step when it failed; a completed date is
-    a no-op; dates must increase per entity type.
+    a no-op; dates must increase per entity type. --until stops after a step (e.g. to inspect
+    the conformed table before the DynamoDB sync); running the date again resumes.
 
     \b
     Example:
       ppstack run DRUG FDA_NDC --date 2019-04-29
       ppstack run DRUG FDA_NDC --date 2019-04-30 --allow-mass-delete
+      ppstack run DRUG FDA_NDC --date 2019-04-30 --until inserted
     """
+    from ppstack.pipeline.run import until_state
+    from ppstack.pipeline.steps import default_steps
+
     check_date(ingest_date)
+    until_state(default_steps(), until)  # refuse an unknown step before touching anything
     with runtime(ctx) as rt:
-        run_archived(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt)
+        run_archived(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt, until)
 
 
 @click.command("ingest")

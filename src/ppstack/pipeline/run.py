@@ -135,13 +135,32 @@ def record_failed(ledger: Ledger, record: BatchRecord, step_name: str, error_typ
     return ledger.save(record)
 
 
-def run_steps(ctx: BatchContext, steps: tuple[Step, ...], *, stop_after: str | None = None
-              ) -> BatchRecord:
-    """Run the steps the record has not completed yet, recording each; resumable at any point."""
+def until_state(steps: tuple[Step, ...], until: str | None) -> str | None:
+    """The ledger state ``--until`` names (a state like ``inserted`` or a step like ``insert``);
+    BadInput listing the valid names when it is neither."""
+    if until is None:
+        return None
+    for step in steps:
+        if until in (step.state, step.name):
+            return step.state
+    names = ", ".join(s.state for s in steps)
+    raise BadInput(f"unknown step {until!r} for --until; valid steps: {names}")
+
+
+def run_steps(ctx: BatchContext, steps: tuple[Step, ...], *, stop_after: str | None = None,
+              until: str | None = None) -> BatchRecord:
+    """Run the steps the record has not completed yet, recording each; resumable at any point.
+
+    ``until`` (a ledger state) stops cleanly once the batch has reached it: the record stays
+    unfinished at that state, and the next run of the same date resumes after it.
+    """
     ledger = Ledger(ctx.rt.store)
     record = ctx.record
     order = [s.state for s in steps]
     done = order.index(record.completed) + 1 if record.completed in order else 0
+    if until is not None and done > order.index(until):
+        ctx.progress(f"batch {record.batch_id} has already reached '{until}'")
+        return record
     for step in steps[done:]:
         ctx.progress(f"{step.name} ...")
         started = time.perf_counter()
@@ -156,18 +175,26 @@ def run_steps(ctx: BatchContext, steps: tuple[Step, ...], *, stop_after: str | N
         ctx.progress(f"{step.name} done in {record.timings[step.name]:.2f} s")
         if stop_after == step.name:
             raise SimulatedKill(f"simulated kill after step {step.name}")
+        if until == step.state and step is not steps[-1]:
+            ctx.progress(f"stopped after '{step.state}' as asked (--until); resume with: "
+                         f"ppstack run {ctx.spec.name} {ctx.source} --date {ctx.ingest_date}")
+            break
     return record
 
 
 def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: str, *,
               allow_mass_delete: bool = False, steps: tuple[Step, ...] | None = None,
               progress: Progress = _quiet, stop_after: str | None = None,
-              meter: MeterFactory = no_meter) -> BatchRecord:
-    """Apply the ``ingest_date`` delivery of ``source`` to ``entity``; returns its ledger record."""
+              meter: MeterFactory = no_meter, until: str | None = None) -> BatchRecord:
+    """Apply the ``ingest_date`` delivery of ``source`` to ``entity``; returns its ledger record.
+
+    ``until`` names a step (or the state it reaches) to stop after; see ``run_steps``.
+    """
     spec = get_entity(entity) if isinstance(entity, str) else entity
     source = get_source(spec, source).name
     check_date(ingest_date)
     steps = steps or default_steps()
+    stop_state = until_state(steps, until)
     with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale) as lock:
         for note in lock.notes:
             progress(note)
@@ -179,7 +206,7 @@ def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: s
             return record
         ctx = BatchContext(rt=rt, spec=spec, source=source, record=record,
                            allow_mass_delete=allow_mass_delete, progress=progress, meter=meter)
-        return run_steps(ctx, steps, stop_after=stop_after)
+        return run_steps(ctx, steps, stop_after=stop_after, until=stop_state)
 
 
 # ---- abandoning a batch -----------------------------------------------------------------------
