@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from ppstack.backends import Runtime
 from ppstack.cli.main import cli
-from ppstack.errors import Refused
+from ppstack.errors import BadInput, Refused
 from ppstack.pipeline.invariants import check_invariants
 from ppstack.settings import Settings
 
@@ -91,3 +91,44 @@ def test_pipeline_cli_bad_date_is_usage_error(offline_settings: Settings) -> Non
     result = CliRunner().invoke(cli, ["--home", offline_settings.home, "run", "DRUG", "FDA_NDC",
                                       "--date", "2019-02-30"])
     assert result.exit_code != 0
+
+
+def test_run_until_stops_after_the_step_and_a_later_run_resumes(settings: Settings,
+                                                                sample_files: dict,
+                                                                tmp_path: Path) -> None:
+    day1 = cut(sample_files, tmp_path / "d1", products=20)
+    archived = invoke(settings, "archive", "DRUG", "FDA_NDC", *map(str, day1),
+                      "--date", "2019-04-29")
+    assert archived.exit_code == 0, archived.output
+
+    stopped = invoke(settings, "run", "DRUG", "FDA_NDC", "--date", "2019-04-29",
+                     "--until", "inserted", "--format", "json")
+    assert stopped.exit_code == 0, stopped.output
+    record = json.loads(stopped.output)
+    assert record["state"] == "inserted" and "sync" not in record["timings"]
+    assert record["dynamodb"] == {}
+    inserted = rows(settings)  # the conformed table is there to inspect before the sync
+    assert inserted and all(r["ingestion_batch_id"] == record["batch_id"] for r in inserted)
+
+    again = invoke(settings, "run", "DRUG", "FDA_NDC", "--date", "2019-04-29",
+                   "--until", "closed", "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["state"] == "inserted"  # already past: nothing runs
+
+    resumed = invoke(settings, "run", "DRUG", "FDA_NDC", "--date", "2019-04-29",
+                     "--format", "json")
+    assert resumed.exit_code == 0, resumed.output
+    done = json.loads(resumed.output)
+    assert done["batch_id"] == record["batch_id"] and done["state"] == "synced"
+    assert done["dynamodb"]["writes"] > 0
+    assert rows(settings) == inserted  # the resumed run did not re-apply close or insert
+
+
+def test_run_until_refuses_an_unknown_step_listing_the_valid_ones(offline_settings: Settings
+                                                                  ) -> None:
+    result = invoke(offline_settings, "run", "DRUG", "FDA_NDC", "--date", "2019-04-29",
+                    "--until", "loaded")
+    assert isinstance(result.exception, BadInput) and result.exception.exit_code == 2
+    message = str(result.exception)
+    assert "'loaded'" in message and "staged, closed, inserted, synced" in message
+    assert not (Path(offline_settings.home) / "s3").exists()  # refused before touching anything
