@@ -50,7 +50,8 @@ def _row(i: int, version: int, batch_id: str, day: date) -> dict[str, object]:
 def write_batch(home: str, batch_id: str, keys: dict[int, int], day: date) -> None:
     """One staged batch as Parquet where the CTAS would have put it (all key versions given)."""
     rows = [_row(i, v, batch_id, day) for i, v in keys.items()]
-    types = {"string": pa.string(), "date": pa.date32(), "timestamp": pa.timestamp("us")}
+    types = {"string": pa.string(), "date": pa.date32(), "timestamp": pa.timestamp("us"),
+             "bigint": pa.int64()}
     schema = pa.schema([(c.name, types[c.type]) for c in staging_columns(SPEC)])
     table = pa.Table.from_pylist(rows, schema=schema)
     path = f"{home}/s3/pp-archive/staging/DRUG/{batch_id}"

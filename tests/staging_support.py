@@ -27,7 +27,8 @@ from ppstack.pipeline.steps import STAGE, BatchContext, Step
 from ppstack.sql import render
 from ppstack.sql.params import staging_ddl_params
 
-ARROW = {"string": pa.string(), "date": pa.date32(), "timestamp": pa.timestamp("us")}
+ARROW = {"string": pa.string(), "date": pa.date32(), "timestamp": pa.timestamp("us"),
+         "bigint": pa.int64()}
 
 # A batch as the tests describe it: key -> the business values that differ from NULL.
 Batch = Mapping[str, Mapping[str, Any]]

@@ -56,6 +56,8 @@ def normalized(rows: list[dict[str, Any]], dates_by_batch: Mapping[str, str]) ->
     for r in rows:
         r = dict(r)
         r["ingestion_batch_id"] = dates_by_batch[r["ingestion_batch_id"]]
+        if r.get("opened_batch_id") is not None:
+            r["opened_batch_id"] = dates_by_batch[r["opened_batch_id"]]
         r.pop("ingestion_timestamp")
         out.append(tuple(sorted((k, text(v)) for k, v in r.items())))
     return sorted(out)

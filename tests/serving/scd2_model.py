@@ -69,6 +69,7 @@ class Scd2Model:
                 "ingestion_batch_id": batch_id,
                 "fingerprint": fps[key],
                 "source_system": self.source_system,
+                "opened_batch_id": batch_id,
             })
         self.batches.append(batch_id)
         return batch_id

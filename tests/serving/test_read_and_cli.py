@@ -130,6 +130,22 @@ def test_cli_sync_rebuild_then_reconcile_clean(cli_env, capsys: pytest.CaptureFi
     assert run_cli(["reconcile", "DRUG"]) == 0
 
 
+def test_cli_reconcile_repair_then_reconcile_clean(cli_env, capsys: pytest.CaptureFixture) -> None:
+    model, rt = cli_env
+    for day, snap in SNAPSHOTS:
+        model.apply(snap, day)
+    load_conformed(rt, SPEC, model.all_rows())
+    assert run_cli(["reconcile", "DRUG"]) == 1  # creates the (empty) table
+    rt.dynamodb.put_item(TableName=rt.settings.dynamodb_table,  # an extra item to delete
+                         Item={"PK": {"S": f"ITEM#DRUG#{NDC}"}, "SK": {"S": "V#1999-01-01"}})
+    assert run_cli(["reconcile", "DRUG"]) == 1
+    assert "ppstack reconcile DRUG --repair" in capsys.readouterr().err
+    assert run_cli(["-q", "reconcile", "DRUG", "--repair", "--format", "json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["extra"] == 1 and stats["missing"] > 0 and stats["stale"] == 0
+    assert run_cli(["reconcile", "DRUG"]) == 0
+
+
 @pytest.mark.parametrize("args", [["sync", "DRUG"], ["sync", "DRUG", "--rebuild", "--batch-id",
                                                       "20250103T060000.000000Z"]])
 def test_cli_sync_needs_exactly_one_mode(cli_env, args: list[str]) -> None:

@@ -78,3 +78,71 @@ def test_reconcile_rows_clean_table_has_no_differences(new_runtime: Callable[...
     rt = new_runtime()
     model = synced(rt, [{NDC: {"proprietary_name": "Prozac"}}, {}])
     assert reconcile_rows(rt, SPEC, model.all_rows()) == []
+
+
+# ---- repair, and rebuild removing extras ------------------------------------------------------
+
+def drift(rt: Runtime, other: str) -> None:
+    """Missing, changed and extra items and stray tokens, as a crash or a bad hand edit leaves."""
+    c, t = rt.dynamodb, rt.settings.dynamodb_table
+    pk = f"ITEM#DRUG#{NDC}"
+    c.delete_item(TableName=t, Key={"PK": {"S": f"ITEM#DRUG#{other}"}, "SK": {"S": "V#CURRENT"}})
+    c.update_item(TableName=t, Key={"PK": {"S": pk}, "SK": {"S": "V#2025-01-03"}},
+                  UpdateExpression="SET proprietary_name = :v",
+                  ExpressionAttributeValues={":v": {"S": "Wrong"}})
+    c.update_item(TableName=t, Key={"PK": {"S": pk}, "SK": {"S": "V#CURRENT"}},
+                  UpdateExpression="REMOVE opened_batch_id")
+    c.put_item(TableName=t, Item={"PK": {"S": pk}, "SK": {"S": "V#1999-01-01"}})
+    c.delete_item(TableName=t, Key={"PK": {"S": "SEARCH#DRUG"},
+                                    "SK": {"S": f"token#weekly#proprietary_name#DRUG#{NDC}"}})
+    c.put_item(TableName=t, Item={"PK": {"S": "SEARCH#DRUG"},
+                                  "SK": {"S": f"token#zzz#proprietary_name#DRUG#{NDC}"}})
+    # Another entity type's item: neither reported nor touched by a DRUG repair.
+    c.put_item(TableName=t, Item={"PK": {"S": "ITEM#LABELER#00002"}, "SK": {"S": "V#CURRENT"}})
+
+
+def test_repair_rows_fixes_every_kind_of_drift(new_runtime: Callable[..., Runtime]) -> None:
+    from ppstack.serving.repair import repair_rows
+
+    rt = new_runtime()
+    other = "00000000009"
+    model = synced(rt, [
+        {NDC: {"proprietary_name": "Prozac"}, other: {"proprietary_name": "Advil"}},
+        {NDC: {"proprietary_name": "Prozac Weekly"}, other: {"proprietary_name": "Advil"}},
+    ])
+    drift(rt, other)
+    assert len(reconcile_rows(rt, SPEC, model.all_rows())) == 6
+    stats = repair_rows(rt, SPEC, model.all_rows())
+    assert (stats.missing, stats.stale, stats.extra) == (2, 2, 2)
+    assert reconcile_rows(rt, SPEC, model.all_rows()) == []
+    items = scan_all(rt.dynamodb, rt.settings.dynamodb_table)
+    assert ("ITEM#LABELER#00002", "V#CURRENT") in items
+    # repeating it finds nothing left to do
+    assert repair_rows(rt, SPEC, model.all_rows()).writes == 0
+
+
+def test_plan_repair_puts_current_after_versions_and_deletes_last() -> None:
+    from ppstack.serving.repair import plan_repair
+
+    model = Scd2Model(SPEC)
+    model.apply({NDC: {"proprietary_name": "Prozac"}}, dates(1)[0])
+    expected = project(SPEC, model.all_rows())
+    stray = ("SEARCH#DRUG", f"token#old#proprietary_name#DRUG#{NDC}")
+    plan = plan_repair(expected, {stray: {"PK": {"S": stray[0]}, "SK": {"S": stray[1]}}})
+    assert all(i["SK"]["S"] != "V#CURRENT" for i in plan.puts_first)
+    assert [i["SK"]["S"] for i in plan.puts_current] == ["V#CURRENT"]
+    assert plan.deletes == [stray]
+    assert plan.stats.missing == len(expected) and plan.stats.extra == 1
+
+
+def test_rebuild_rows_removes_extras(new_runtime: Callable[..., Runtime]) -> None:
+    rt = new_runtime()
+    other = "00000000009"
+    model = synced(rt, [
+        {NDC: {"proprietary_name": "Prozac"}, other: {"proprietary_name": "Advil"}},
+        {NDC: {"proprietary_name": "Prozac Weekly"}, other: {"proprietary_name": "Advil"}},
+    ])
+    drift(rt, other)
+    stats = rebuild_rows(rt, SPEC, model.all_rows())
+    assert stats.extra_deleted == 2
+    assert reconcile_rows(rt, SPEC, model.all_rows()) == []

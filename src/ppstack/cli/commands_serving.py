@@ -31,7 +31,8 @@ def _emit(data: dict[str, Any], fmt: str) -> None:
 @click.command("sync")
 @click.argument("entity")
 @click.option("--batch-id", help="Ingestion batch to apply, e.g. 20250103T060012.123456Z.")
-@click.option("--rebuild", is_flag=True, help="Repopulate an empty table from conformed alone.")
+@click.option("--rebuild", is_flag=True,
+              help="Write every item conformed implies and delete the entity's other items.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
               help="Output format of the write counts.")
 @click.pass_context
@@ -40,7 +41,8 @@ def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild:
     """Bring the DynamoDB serving table in step with conformed.<entity>.
 
     With --batch-id, apply one batch (idempotent: safe to repeat, stale replays change nothing);
-    with --rebuild, write every item the whole conformed table implies.
+    with --rebuild, write every item the whole conformed table implies and delete the items of
+    the entity it does not imply (extra versions, stray tokens), under the entity's lock.
 
     \b
     Example:
@@ -56,7 +58,7 @@ def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild:
 
         bar = bar_factory(quiet)(f"rebuild {spec.name}")
         try:
-            with runtime(ctx) as rt:
+            with runtime(ctx) as rt, entity_lock(rt, spec.name, "rebuild"):
                 rebuilt = run_rebuild(rt, spec, progress=bar.step, on_total=bar.total)
         finally:
             bar.close()
@@ -76,21 +78,37 @@ def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild:
 
 @click.command("reconcile")
 @click.argument("entity")
+@click.option("--repair", is_flag=True,
+              help="Rewrite missing and differing items, delete extra items and stray tokens.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_context
-def reconcile_command(ctx: click.Context, entity: str, fmt: str) -> None:
+def reconcile_command(ctx: click.Context, entity: str, repair: bool, fmt: str) -> None:
     """List every difference between DynamoDB and conformed.<entity>; exit 1 when any.
 
     Kinds: missing, extra, stale (with the attributes that differ), missing_token, extra_token,
-    stale_token. Fix drift with `ppstack sync ENTITY --rebuild` on an emptied table.
+    stale_token. With --repair, the differences are fixed instead (puts first, the V#CURRENT
+    items after the versions and tokens, deletes last, so the API keeps answering), under the
+    entity's lock; a reconcile afterwards is empty.
 
     \b
     Example:
       ppstack reconcile DRUG --format json
+      ppstack reconcile DRUG --repair
     """
+    spec = get_entity(entity)
+    if repair:
+        from ppstack.serving.repair import repair as run_repair
+
+        bar = bar_factory(bool(ctx.obj.get("quiet")))(f"repair {spec.name}")
+        try:
+            with runtime(ctx) as rt, entity_lock(rt, spec.name, "repair"):
+                stats = run_repair(rt, spec, progress=bar.step, on_total=bar.total)
+        finally:
+            bar.close()
+        _emit(stats.to_dict(), fmt)
+        return
     from ppstack.serving.reconcile import reconcile
 
-    spec = get_entity(entity)
     with runtime(ctx) as rt:
         diffs = reconcile(rt, spec)
     if fmt == "json":
@@ -99,8 +117,16 @@ def reconcile_command(ctx: click.Context, entity: str, fmt: str) -> None:
         for d in diffs:
             click.echo(f"{d.kind:<13}  {d.pk}  {d.sk}  {d.detail}".rstrip())
     if diffs:
-        raise PpstackError(f"{len(diffs)} difference(s) between DynamoDB and conformed.{spec.lname}")
+        raise PpstackError(f"{len(diffs)} difference(s) between DynamoDB and conformed.{spec.lname}"
+                           f"; fix them with: ppstack reconcile {spec.name} --repair")
     click.echo(f"no differences for {spec.name}", err=True)
+
+
+def entity_lock(rt: Any, entity: str, purpose: str) -> Any:
+    """The entity's batch lock: no batch or replay writes DynamoDB while a repair runs."""
+    from ppstack.pipeline.lock import EntityLock
+
+    return EntityLock(rt.store, entity, stale_seconds=rt.settings.lock_stale, purpose=purpose)
 
 
 COMMANDS: tuple[click.Command, ...] = (sync_command, reconcile_command)

@@ -14,6 +14,7 @@ STRING = "string"
 DATE = "date"
 TIMESTAMP = "timestamp"
 BOOLEAN = "boolean"
+BIGINT = "bigint"
 
 OPEN_END = "9999-12-31"
 
@@ -119,10 +120,23 @@ SCD2_COLUMNS: tuple[Column, ...] = (
 )
 
 
+# Where a row came from in the archive: carried from the raw renditions through staging into
+# the conformed table unchanged, so ``ppstack lineage`` can name the file and row of every version.
+SOURCE_ROW_COLUMNS: tuple[Column, ...] = (
+    Column("_source_file", STRING, "archived file the row was read from, e.g. ndctext.zip!package.txt"),
+    Column("_source_row", BIGINT, "1-based data row in that file (the header is not counted)"),
+)
+
+# The batch that OPENED a conformed version. ``ingestion_batch_id`` is restamped by the batch that
+# closes the version (the sync finds closed rows by it), so the opener needs its own column.
+OPENED_BATCH = Column("opened_batch_id", STRING, "the batch whose INSERT opened this version")
+
+
 def staging_columns(spec: EntitySpec) -> tuple[Column, ...]:
-    return spec.fields + LINEAGE_COLUMNS
+    return spec.fields + LINEAGE_COLUMNS + SOURCE_ROW_COLUMNS
 
 
 def conformed_columns(spec: EntitySpec) -> tuple[Column, ...]:
-    """Business fields, SCD2 columns, lineage: the order of the conformed table (docs/data-rules.md#conformed-scd2)."""
-    return spec.fields + SCD2_COLUMNS + LINEAGE_COLUMNS
+    """Business fields, SCD2 columns, lineage, the opening batch and the source row: the order of
+    the conformed table (docs/data-rules.md#conformed-scd2)."""
+    return spec.fields + SCD2_COLUMNS + LINEAGE_COLUMNS + (OPENED_BATCH,) + SOURCE_ROW_COLUMNS

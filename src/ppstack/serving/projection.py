@@ -35,7 +35,7 @@ Row = Mapping[str, Any]
 # Attributes every version item has besides the business fields.
 VERSION_ATTRIBUTES = (
     "PK", "SK", "entity_type", "entity_id", "effective_from", "effective_to", "is_current",
-    "fingerprint", "last_ingestion_batch_id",
+    "fingerprint", "last_ingestion_batch_id", "opened_batch_id",
 )
 
 
@@ -76,6 +76,9 @@ def version_item(spec: EntitySpec, row: Row, sk: str) -> Item:
         "fingerprint": {"S": str(row["fingerprint"])},
         "last_ingestion_batch_id": {"S": str(row["ingestion_batch_id"])},
     }
+    opened = text(row.get("opened_batch_id"))
+    if opened is not None:  # the batch whose INSERT opened the version (lineage in the API)
+        item["opened_batch_id"] = {"S": opened}
     for name in spec.field_names:
         value = text(row.get(name))
         if value is not None:

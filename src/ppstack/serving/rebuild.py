@@ -3,8 +3,9 @@
 Writes exactly ``projection.project(spec, rows)`` (the same item functions the incremental
 sync uses) with unconditional BatchWriteItem puts of 25, many requests in flight at once.
 Puts overwrite, so a rebuild interrupted half-way is finished by running it again. On a table
-that already holds items of the entity, items the projection does not contain are left alone:
-run ``ppstack reconcile`` afterwards to list them.
+that already holds items of the entity, the items the projection does not contain (extra
+versions, stray tokens) are deleted after the puts (``serving.repair``'s order), so the table
+ends equal to the projection and ``ppstack reconcile`` is empty.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class RebuildStats:
     current_items: int = 0
     history_items: int = 0
     token_items: int = 0
+    extra_deleted: int = 0
 
     @property
     def items(self) -> int:
@@ -86,12 +88,23 @@ def rebuild_rows(
     ``on_total`` receives the item count before writing starts (to size a progress bar);
     ``progress`` receives the number of items each finished request wrote.
     """
-    items = list(project(spec, rows).values())
-    if on_total is not None:
-        on_total(len(items))
+    from ppstack.serving.reconcile import scan_entity
+    from ppstack.serving.repair import RepairPlan, RepairStats, apply_repair
+
+    expected = project(spec, rows)
+    items = list(expected.values())
     ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
+    # Found before writing: the extras are what the table holds beyond the projection.
+    found = scan_entity(rt.dynamodb, rt.settings.dynamodb_table, spec, workers)
+    extras = sorted(k for k in found if k not in expected)
+    if on_total is not None:
+        on_total(len(items) + len(extras))
     write_items(rt.dynamodb, rt.settings.dynamodb_table, items, workers=workers, progress=progress)
-    return count_items(spec, items)
+    apply_repair(rt.dynamodb, rt.settings.dynamodb_table, RepairPlan([], [], extras, RepairStats()),
+                 workers=workers, progress=progress)
+    stats = count_items(spec, items)
+    stats.extra_deleted = len(extras)
+    return stats
 
 
 def rebuild(rt: Any, spec: EntitySpec | str, **kwargs: Any) -> RebuildStats:

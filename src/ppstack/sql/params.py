@@ -12,7 +12,9 @@ from datetime import datetime
 
 from ppstack.engine.base import SqlEngine
 from ppstack.entities.spec import (
+    BIGINT,
     DATE,
+    SOURCE_ROW_COLUMNS,
     STRING,
     TIMESTAMP,
     Column,
@@ -41,7 +43,6 @@ CONFORMED_NS = "conformed"
 # Athena DDL type names for spec column types.
 ATHENA_TYPES = {"string": "string", "date": "date", "timestamp": "timestamp", "boolean": "boolean",
                 "bigint": "bigint"}
-BIGINT = "bigint"
 
 
 def fingerprint_expr(spec: EntitySpec, alias: str = "") -> str:
@@ -67,8 +68,17 @@ def column_list(names: list[str] | tuple[str, ...], alias: str = "", indent: int
     return (",\n" + " " * indent).join(f"{prefix}{n}" for n in names)
 
 
+def ddl_name(name: str) -> str:
+    """A column name as Athena DDL needs it: names that begin with '_' go in backticks.
+
+    ref: https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html
+    """
+    return f"`{name}`" if name.startswith("_") else name
+
+
 def ddl_columns(columns: tuple, indent: int = 2) -> str:
-    return (",\n" + " " * indent).join(f"{c.name} {ATHENA_TYPES[c.type]}" for c in columns)
+    return (",\n" + " " * indent).join(f"{ddl_name(c.name)} {ATHENA_TYPES[c.type]}"
+                                        for c in columns)
 
 
 def entity_params(spec: EntitySpec, engine: SqlEngine, bucket: str) -> dict[str, str]:
@@ -158,7 +168,7 @@ def raw_member_tables(spec: EntitySpec, source: Source) -> dict[str, str]:
 def raw_table_params(spec: EntitySpec, source: Source, member: Member, bucket: str) -> dict[str, str]:
     """Parameters of ``ddl_table_raw`` for one member: all-string columns + lineage columns."""
     columns = [Column(h.lower()) for h in member.columns]
-    columns += [Column("_source_file"), Column("_source_row", BIGINT)]
+    columns += list(SOURCE_ROW_COLUMNS)
     prefix = f"raw_tabular/{spec.name}/{source.name}/"
     return {
         "raw_db": RAW_NS,

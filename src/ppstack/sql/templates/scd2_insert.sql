@@ -25,7 +25,10 @@ SELECT
     {{ingestion_timestamp}} AS ingestion_timestamp,  -- the same run stamp scd2_close writes
     {{batch_id}} AS ingestion_batch_id,   -- every row this batch touches carries its id
     s.fingerprint,
-    s.source_system
+    s.source_system,
+    {{batch_id}} AS opened_batch_id,      -- kept when a later batch closes the version (lineage)
+    s._source_file,                       -- the archived file and row the version came from
+    s._source_row
 FROM {{staging_table}} AS s
 -- Anti-join against the open versions: keys that already have a current row are not re-opened.
 LEFT JOIN (

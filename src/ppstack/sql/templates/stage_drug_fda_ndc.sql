@@ -46,6 +46,9 @@ SELECT
   {{ingestion_timestamp}} AS ingestion_timestamp,
   {{batch_id}} AS ingestion_batch_id,
   fingerprint,
-  {{source_system}} AS source_system
+  {{source_system}} AS source_system,
+  -- lineage to the archive: the package row this NDC was read from (ppstack lineage)
+  _source_file,
+  _source_row
 FROM ranked
 WHERE rank_in_ndc = 1

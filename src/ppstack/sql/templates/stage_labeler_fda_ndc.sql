@@ -34,6 +34,8 @@ accepted AS (
     labeler_code,
     productid,
     product_code,
+    _source_file,
+    _source_row,
     nullif(CASE WHEN regexp_like(labelername, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
       THEN regexp_replace(regexp_replace(labelername, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
       ELSE labelername END, '') AS labeler_name,
@@ -46,6 +48,8 @@ named AS (
   SELECT
     labeler_code,
     labeler_name,
+    _source_file,
+    _source_row,
     row_number() OVER (
       PARTITION BY labeler_code
       ORDER BY start_date DESC NULLS LAST, productid DESC
@@ -64,7 +68,9 @@ business AS (
   SELECT
     n.labeler_code,
     n.labeler_name,
-    c.product_count
+    c.product_count,
+    n._source_file,
+    n._source_row
   FROM named n
   JOIN counted c ON c.labeler_code = n.labeler_code
   WHERE n.rank_in_labeler = 1
@@ -76,5 +82,8 @@ SELECT
   {{ingestion_timestamp}} AS ingestion_timestamp,
   {{batch_id}} AS ingestion_batch_id,
   {{fingerprint_expr}} AS fingerprint,
-  {{source_system}} AS source_system
+  {{source_system}} AS source_system,
+  -- lineage to the archive: the product row that named the labeler (ppstack lineage)
+  _source_file,
+  _source_row
 FROM business
