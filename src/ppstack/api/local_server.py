@@ -5,7 +5,8 @@ its proxy response is written back, so what works here works behind API Gateway.
 ``handlers.ROUTES`` (the OpenAPI paths; a test holds them equal). Also served: the OpenAPI
 document at ``/openapi.yaml``, 204 CORS preflight answers like the API Gateway mock integration,
 the error envelope for unknown routes (404) and other methods (405). One line per request goes to
-stderr: method, path, status, milliseconds.
+stderr: method, path, status, milliseconds. Connections are served by a bounded worker pool
+with timeouts (``api.pool_server``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import IO, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ppstack.api import config, handlers
+from ppstack.api.pool_server import PooledHTTPServer
 from ppstack.api.responses import CORS_HEADERS, error_response
 from ppstack.errors import BadInput, NotFound, PpstackError
 
@@ -218,22 +220,24 @@ def prepare(settings: Any) -> str:
     return dynamodb_endpoint(settings) or ""
 
 
-def make_server(host: str, port: int, log_stream: IO[str] | None = None) -> ThreadingHTTPServer:
+def make_server(host: str, port: int, log_stream: IO[str] | None = None,
+                **pool: Any) -> PooledHTTPServer:
+    """The API on ``host:port`` with a bounded worker pool (``api.pool_server``; ``pool`` may
+    set workers, request_timeout, idle_timeout, max_connections)."""
     handler = type("BoundApiRequestHandler", (ApiRequestHandler,), {"log_stream": log_stream})
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        return PooledHTTPServer((host, port), handler, **pool)
     except OSError as e:  # e.g. the port is taken: say so instead of a traceback
         raise BadInput(f"cannot listen on {host}:{port} ({e.strerror or e}); "
                        "choose another one with --port") from None
-    server.daemon_threads = True
-    return server
 
 
 def serve_in_thread(settings: Any, port: int = 0, host: str = "127.0.0.1",
-                    log_stream: IO[str] | None = None) -> tuple[str, Callable[[], None]]:
+                    log_stream: IO[str] | None = None, **pool: Any
+                    ) -> tuple[str, Callable[[], None]]:
     """Serve in a background thread (tests, bench, demo): returns (base URL, shutdown)."""
     prepare(settings)
-    server = make_server(host, port, log_stream)
+    server = make_server(host, port, log_stream, **pool)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="ppstack-serve", daemon=True)
     thread.start()
