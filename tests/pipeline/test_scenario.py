@@ -343,7 +343,7 @@ def test_scenario_cli_prints_summary_and_json(synthetic, tmp_path):
     assert table.exit_code == 0, table.output
     assert table.stdout.splitlines()[0].split()[:5] == ["date", "product_rows", "package_rows",
                                                       "keys", "new"]
-    assert [ln.split()[0] for ln in table.stdout.splitlines()[1:]] == DATES[:3]
+    assert [ln.split()[0] for ln in table.stdout.splitlines()[2:]] == DATES[:3]
     as_json = CliRunner().invoke(cli, [*args, "--format", "json"])
     doc = json.loads(as_json.stdout)
     assert [s["date"] for s in doc["snapshots"]] == DATES[:3]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from ppstack.cli.output import emit_json, emit_rows, format_option
 from ppstack.cli.progress import bar_factory
 from ppstack.errors import BadInput
 
@@ -27,8 +27,8 @@ _SUMMARY_COLUMNS = ("date", "product_rows", "package_rows", "keys", "new", "chan
               help="Source product.txt (default: the bundled extract).")
 @click.option("--package", "package", type=click.Path(dir_okay=False), default=None,
               help="Source package.txt (default: the bundled extract).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="table: counts per date; json: every derived change.")
+@format_option(help="table or csv: counts per date; json: the whole record, every derived "
+                    "change.")
 def scenario(out_dir: str, dates: str, seed: int, product: str | None, package: str | None,
              fmt: str) -> None:
     """Derive dated FDA_NDC deliveries from one real snapshot and say exactly what changed.
@@ -51,14 +51,11 @@ def scenario(out_dir: str, dates: str, seed: int, product: str | None, package: 
     result = derive_scenario(product_path, package_path, out_dir,
                              dates=[d.strip() for d in dates.split(",") if d.strip()], seed=seed)
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=1, ensure_ascii=False, sort_keys=True))
+        emit_json(result.to_dict())
         return
-    rows = [[str(s.counts()[c]) for c in _SUMMARY_COLUMNS] for s in result.snapshots]
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_SUMMARY_COLUMNS)]
-    click.echo("  ".join(c.rjust(w) for c, w in zip(_SUMMARY_COLUMNS, widths, strict=True)))
-    for r in rows:
-        click.echo("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
-    click.echo(f"wrote {len(rows)} snapshot(s) and scenario.json to {out_dir}", err=True)
+    emit_rows(_SUMMARY_COLUMNS, [s.counts() for s in result.snapshots], fmt, align="right")
+    click.echo(f"wrote {len(result.snapshots)} snapshot(s) and scenario.json to {out_dir}",
+               err=True)
 
 
 # --------------------------------------------------------------------------- ppstack demo
@@ -95,4 +92,4 @@ def demo(ctx: click.Context, serve: bool, port: int) -> None:
              meter=bar_factory(quiet))
 
 
-COMMANDS: tuple = (scenario, demo)
+COMMANDS: tuple[click.Command, ...] = (scenario, demo)

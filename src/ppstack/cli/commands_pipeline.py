@@ -15,9 +15,11 @@ import click
 
 from ppstack.backends import Runtime
 from ppstack.cli.context import runtime, say
+from ppstack.cli.output import emit_record, emit_rows, format_option
 from ppstack.cli.progress import bar_factory
 from ppstack.entities import get_entity, get_source
 from ppstack.layout import check_date
+from ppstack.pipeline.ledger import BatchRecord
 
 
 def run_archived(ctx: click.Context, rt: Runtime, entity: str, source: str, ingest_date: str,
@@ -25,7 +27,7 @@ def run_archived(ctx: click.Context, rt: Runtime, entity: str, source: str, inge
     """Run the batch of an archived delivery and print its report (``run``, ``ingest``,
     ``fetch --run``)."""
     from ppstack.pipeline.ledger import Ledger
-    from ppstack.pipeline.run import report, run_batch
+    from ppstack.pipeline.run import run_batch
 
     spec = get_entity(entity)
     try:
@@ -36,19 +38,23 @@ def run_archived(ctx: click.Context, rt: Runtime, entity: str, source: str, inge
         # The failed batch's report still goes out (state, step, error), then the error itself.
         latest = Ledger(rt.store).latest(spec.name)
         if latest is not None and latest.ingest_date == ingest_date and latest.error:
-            click.echo(report(latest))
+            _emit_batch(latest, fmt)
         raise
-    if fmt == "json":
-        click.echo(record.to_json().decode("utf-8"))
-    else:
-        click.echo(report(record))
+    _emit_batch(record, fmt)
+
+
+def _emit_batch(record: BatchRecord, fmt: str) -> None:
+    """The batch report (table) or the whole ledger record (json) on stdout."""
+    from ppstack.pipeline.run import report
+
+    emit_record(json.loads(record.to_json()), fmt, table=lambda: report(record))
 
 
 _allow = click.option("--allow-mass-delete", is_flag=True,
                       help="Apply a batch that closes more than the configured share "
                            "(PPSTACK_MASS_DELETE_THRESHOLD, default 5 %) of current keys.")
-_format = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-                       show_default=True, help="Batch report format on stdout.")
+_format = format_option(rows=False, help="Batch report on stdout: table (the report) or json "
+                                          "(the whole ledger record).")
 
 
 @click.command("run")
@@ -119,8 +125,7 @@ STATUS_COLUMNS = ("batch_id", "date", "state", "read", "rejected", "staged", "in
 
 @click.command("status")
 @click.argument("entity")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Output format on stdout.")
+@format_option()
 @click.pass_context
 def status_command(ctx: click.Context, entity: str, fmt: str) -> None:
     """List the batch ledger of an entity type, oldest first.
@@ -134,17 +139,12 @@ def status_command(ctx: click.Context, entity: str, fmt: str) -> None:
 
     with runtime(ctx) as rt:
         rows = status_rows(rt, entity)
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, default=str))
-        return
-    if not rows:
+    if not rows and fmt == "table":
         click.echo(f"no batches for {get_entity(entity).name}", err=True)
         return
-    table = [[("" if r.get(c) is None else str(r[c])) for c in STATUS_COLUMNS] for r in rows]
-    widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(STATUS_COLUMNS)]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(STATUS_COLUMNS, widths, strict=True)).rstrip())
-    for t in table:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)).rstrip())
+    # The table shows the columns that fit a terminal; json and csv carry every field.
+    columns = list(rows[0]) if rows and fmt != "table" else list(STATUS_COLUMNS)
+    emit_rows(columns, rows, fmt)
 
 
 @click.command("abandon")
@@ -165,14 +165,11 @@ def abandon_command(ctx: click.Context, entity: str, batch_id: str, reason: str,
     Example:
       ppstack abandon DRUG --batch-id 20190430T060000.000000Z --reason "truncated package.txt"
     """
-    from ppstack.pipeline.run import abandon_batch, report
+    from ppstack.pipeline.run import abandon_batch
 
     with runtime(ctx) as rt:
         record = abandon_batch(rt, entity, batch_id, reason)
-    if fmt == "json":
-        click.echo(record.to_json().decode("utf-8"))
-    else:
-        click.echo(report(record))
+    _emit_batch(record, fmt)
 
 
 COMMANDS: tuple[click.Command, ...] = (run_command, ingest_command, status_command,

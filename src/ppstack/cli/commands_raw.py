@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from ppstack.cli.context import runtime, say
+from ppstack.cli.output import emit_json, format_option
 from ppstack.entities import get_entity, get_source
 from ppstack.layout import check_date
 
@@ -19,8 +19,7 @@ from ppstack.layout import check_date
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--date", "ingest_date", required=True, metavar="YYYY-MM-DD",
               help="Date the source published the files (the archive's ingest date).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Report format on stdout.")
+@format_option(rows=False)
 @click.pass_context
 def archive(ctx: click.Context, entity: str, source: str, files: tuple[Path, ...],
             ingest_date: str, fmt: str) -> None:
@@ -43,7 +42,7 @@ def archive(ctx: click.Context, entity: str, source: str, files: tuple[Path, ...
     with runtime(ctx) as rt:
         result = run_archive(rt, spec, src, list(files), ingest_date, progress=say(ctx))
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        emit_json(result.to_dict())
         return
     state = "already archived (no change)" if result.already_archived else "archived"
     click.echo(f"{result.entity} {result.source} {result.ingest_date}: {state}")
@@ -71,8 +70,7 @@ def archive(ctx: click.Context, entity: str, source: str, files: tuple[Path, ...
               help="Refuse a body larger than this many MiB.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds the server may stay silent before the download is refused.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Report format on stdout.")
+@format_option(rows=False)
 @click.pass_context
 def fetch(ctx: click.Context, entity: str, source: str, url: str | None,
           ingest_date: str | None, run_batch: bool, allow_mass_delete: bool, max_mb: int,
@@ -104,7 +102,7 @@ def fetch(ctx: click.Context, entity: str, source: str, url: str | None,
                            max_bytes=max_mb << 20, timeout=timeout, progress=say(ctx),
                            meter=bar_factory(bool(ctx.obj.get("quiet"))))
         if fmt == "json" and not run_batch:
-            click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+            emit_json(result.to_dict())
         else:
             where = f" ({result.ingest_date})" if result.ingest_date else ""
             line = f"{result.entity} {result.source}: {result.status}{where}: {result.reason}"

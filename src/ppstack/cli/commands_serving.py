@@ -6,26 +6,18 @@ They only parse options, build a Runtime and call ``ppstack.serving``; progress 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
+from ppstack.backends import Runtime
 from ppstack.cli.context import runtime
+from ppstack.cli.output import emit_record, emit_rows, format_option
 from ppstack.cli.progress import bar_factory
 from ppstack.entities import get_entity
 from ppstack.errors import BadInput, PpstackError
 
-FORMATS = click.Choice(["table", "json"])
-
-
-def _emit(data: dict[str, Any], fmt: str) -> None:
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
-        return
-    width = max(len(k) for k in data)
-    for k, v in data.items():
-        click.echo(f"{k:<{width}}  {v}")
+DIFF_COLUMNS = ("kind", "pk", "sk", "detail")
 
 
 @click.command("sync")
@@ -33,8 +25,7 @@ def _emit(data: dict[str, Any], fmt: str) -> None:
 @click.option("--batch-id", help="Ingestion batch to apply, e.g. 20250103T060012.123456Z.")
 @click.option("--rebuild", is_flag=True,
               help="Write every item conformed implies and delete the entity's other items.")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
-              help="Output format of the write counts.")
+@format_option(rows=False, help="Output format of the write counts: table or json.")
 @click.pass_context
 def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild: bool,
                  fmt: str) -> None:
@@ -62,7 +53,7 @@ def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild:
                 rebuilt = run_rebuild(rt, spec, progress=bar.step, on_total=bar.total)
         finally:
             bar.close()
-        _emit(rebuilt.to_dict(), fmt)
+        emit_record(rebuilt.to_dict(), fmt)
         return
     from ppstack.serving.sync import sync_batch
 
@@ -73,14 +64,14 @@ def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild:
             stats = sync_batch(rt, spec, batch_id, progress=bar.step, on_total=bar.total)
     finally:
         bar.close()
-    _emit(stats.to_dict(), fmt)
+    emit_record(stats.to_dict(), fmt)
 
 
 @click.command("reconcile")
 @click.argument("entity")
 @click.option("--repair", is_flag=True,
               help="Rewrite missing and differing items, delete extra items and stray tokens.")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@format_option()
 @click.pass_context
 def reconcile_command(ctx: click.Context, entity: str, repair: bool, fmt: str) -> None:
     """List every difference between DynamoDB and conformed.<entity>; exit 1 when any.
@@ -105,24 +96,21 @@ def reconcile_command(ctx: click.Context, entity: str, repair: bool, fmt: str) -
                 stats = run_repair(rt, spec, progress=bar.step, on_total=bar.total)
         finally:
             bar.close()
-        _emit(stats.to_dict(), fmt)
+        emit_record(stats.to_dict(), fmt)
         return
     from ppstack.serving.reconcile import reconcile
 
     with runtime(ctx) as rt:
         diffs = reconcile(rt, spec)
-    if fmt == "json":
-        click.echo(json.dumps([d.to_dict() for d in diffs], indent=2))
-    else:
-        for d in diffs:
-            click.echo(f"{d.kind:<13}  {d.pk}  {d.sk}  {d.detail}".rstrip())
+    if diffs or fmt != "table":
+        emit_rows(DIFF_COLUMNS, [d.to_dict() for d in diffs], fmt)
     if diffs:
         raise PpstackError(f"{len(diffs)} difference(s) between DynamoDB and conformed.{spec.lname}"
                            f"; fix them with: ppstack reconcile {spec.name} --repair")
     click.echo(f"no differences for {spec.name}", err=True)
 
 
-def entity_lock(rt: Any, entity: str, purpose: str) -> Any:
+def entity_lock(rt: Runtime, entity: str, purpose: str) -> Any:
     """The entity's batch lock: no batch or replay writes DynamoDB while a repair runs."""
     from ppstack.pipeline.lock import EntityLock
 

@@ -5,18 +5,14 @@ stdout carries data only (query rows, rendered SQL, the stage report); progress 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from ppstack.backends import Runtime
 from ppstack.cli.context import runtime, say
+from ppstack.cli.output import emit_json, format_option, format_param, format_rows
 from ppstack.entities import get_entity, get_source
 from ppstack.entities.spec import EntitySpec
 from ppstack.errors import BadInput
@@ -121,46 +117,6 @@ QUERY_REWRITES: tuple[tuple[click.Option, QueryRewrite], ...] = (
 )
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    value = _json_value(value)
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, default=str)
-    return str(value)
-
-
-def format_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
-    """Rows as an aligned text table, CSV (header row) or a JSON array of row objects."""
-    if fmt == "json":
-        objs = [{c: _json_value(v) for c, v in zip(columns, r, strict=True)} for r in rows]
-        return json.dumps(objs, indent=2, default=str)
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([[_text(v) for v in r] for r in rows])
-        return buf.getvalue().rstrip("\n")
-    cells = [[_text(v) for v in r] for r in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()  # noqa: E731
-    out = [line(list(columns)), line(["-" * w for w in widths])]
-    out += [line(r) for r in cells]
-    return "\n".join(out)
-
-
 def _query_command() -> click.Command:
     @click.pass_context
     def query(ctx: click.Context, sql: str, fmt: str, **options: Any) -> None:
@@ -193,13 +149,14 @@ def _query_command() -> click.Command:
         if not result.columns:
             count = "" if result.rowcount is None else f" ({result.rowcount} rows)"
             click.echo(f"ok{count}", err=True)
+            if fmt == "json":
+                click.echo("[]")  # a statement without rows is still one JSON document
             return
         click.echo(format_rows(result.columns, result.rows, fmt))
 
     params: list[click.Parameter] = [
         click.Argument(["sql"]),
-        click.Option(["--format", "fmt"], type=click.Choice(["table", "csv", "json"]),
-                     default="table", show_default=True, help="Output format on stdout."),
+        format_param(),
     ]
     params += [option for option, _rewrite in QUERY_REWRITES]
     return click.Command("query", callback=query, params=params, help=query.__doc__)
@@ -324,8 +281,7 @@ def render_command(ctx: click.Context, template: str, entity: str, source: str |
 @click.option("--date", "ingest_date", required=True, metavar="YYYY-MM-DD",
               help="Ingest date of the archived delivery to stage.")
 @click.option("--batch-id", default=None, help="Batch id (default: a new one). Re-running a batch id is a no-op.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Report format on stdout.")
+@format_option(rows=False)
 @click.pass_context
 def stage_command(ctx: click.Context, entity: str, source: str, ingest_date: str,
                   batch_id: str | None, fmt: str) -> None:
@@ -345,7 +301,7 @@ def stage_command(ctx: click.Context, entity: str, source: str, ingest_date: str
     with runtime(ctx) as rt:
         result = stage(rt, spec, src, ingest_date, batch_id, progress=say(ctx))
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        emit_json(result.to_dict())
         return
     click.echo(f"batch_id  {result.batch_id}")
     click.echo(result.report())
