@@ -37,9 +37,9 @@ def prepare(work: Path) -> tuple[Path, str]:
     from ppstack.backends import Runtime
     from ppstack.entities import DRUG, get_source
     from ppstack.pipeline.run import run_batch
-    from ppstack.pipeline.scenario import next_day_batch
     from ppstack.pipeline.steps import CLOSE, INSERT, STAGE
     from ppstack.raw.archive import archive
+    from ppstack.scenario import next_day_batch
     from ppstack.settings import load_settings
 
     scenario = next_day_batch(SHARED / f"product_{DAY1}.txt", SHARED / f"package_{DAY1}.txt",

@@ -1,7 +1,7 @@
 """Benchmark: the incremental SCD2 close + insert of a next-day batch on the full FDA files.
 
 Setup (not timed): the full real 2019-04-29 files (../shared/data/fda_ndc) are the initial load;
-``pipeline.scenario.next_day_batch`` derives the next day with ~1 % changed, 0.5 % new and 0.5 %
+``ppstack.scenario.next_day_batch`` derives the next day with ~1 % changed, 0.5 % new and 0.5 %
 disappeared keys. Both are archived and run through the real pipeline (stage -> close -> insert;
 no DynamoDB), day 2 only up to ``staged``. That state is copied once per run, and a fresh process
 runs the two SCD2 statements of day 2 (one MERGE, one INSERT ... SELECT) on the local engine.
@@ -36,9 +36,9 @@ def prepare(work: Path) -> tuple[Path, str]:
     from ppstack.entities import DRUG, get_source
     from ppstack.pipeline.lock import SimulatedKill
     from ppstack.pipeline.run import run_batch
-    from ppstack.pipeline.scenario import next_day_batch
     from ppstack.pipeline.steps import CLOSE, INSERT, STAGE
     from ppstack.raw.archive import archive
+    from ppstack.scenario import next_day_batch
     from ppstack.settings import load_settings
 
     scenario = next_day_batch(SHARED / f"product_{DAY1}.txt", SHARED / f"package_{DAY1}.txt",

@@ -7,7 +7,7 @@ Prints, from one run on one fresh dynalite:
 (b) rebuild items/s: ``rebuild_rows`` of the conformed rows (projection included), and its share
     of the ceiling (target >= 80 %);
 (c) ~1 % incremental batches (1 % changed, 0.5 % new, 0.5 % disappeared keys, derived from the
-    real file by ``pipeline.scenario``): the DynamoDB writes of each and the median sync time.
+    real file by ``ppstack.scenario``): the DynamoDB writes of each and the median sync time.
 
 The conformed table is made by the real pipeline (archive -> stage -> close -> insert on the
 local engine) from the full FDA files in ../shared/data/fda_ndc, or the bundled extract when they
@@ -33,9 +33,9 @@ from pathlib import Path
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG, get_source
 from ppstack.pipeline.run import run_batch
-from ppstack.pipeline.scenario import derive_scenario
 from ppstack.pipeline.steps import CLOSE, INSERT, STAGE
 from ppstack.raw.archive import archive
+from ppstack.scenario import derive_scenario
 from ppstack.serving import dynalite
 from ppstack.serving.projection import project
 from ppstack.serving.read import all_rows

@@ -1,6 +1,6 @@
 """``ppstack demo``: the whole flow on the bundled real extract, then the API.
 
-1. Derive three dated deliveries from the bundled FDA extract (``pipeline.scenario``: new,
+1. Derive three dated deliveries from the bundled FDA extract (``ppstack.scenario``: new,
    changed, disappeared, reactivated and duplicated drugs, each recorded).
 2. For each date: archive the files (layer 1), then run stage -> close -> insert -> sync
    (layers 2-4), and print the batch report.
@@ -96,8 +96,8 @@ def ingest_dates(rt: Runtime, scenario_dir: Path, echo: Echo, progress: Echo,
                  ) -> tuple[Any, list[dict[str, Any]]]:
     """Derive the three deliveries and push each through every layer; returns the reports."""
     from ppstack.pipeline.run import report, run_batch
-    from ppstack.pipeline.scenario import derive_scenario
     from ppstack.raw.archive import archive
+    from ppstack.scenario import derive_scenario
 
     scenario = derive_scenario(SAMPLE_DIR / "product.txt", SAMPLE_DIR / "package.txt",
                                scenario_dir, dates=list(DEMO_DATES), seed=seed, **SCENARIO_SHARES)

@@ -16,8 +16,8 @@ from ppstack.backends import Runtime
 from ppstack.entities import ENTITIES, get_source
 from ppstack.pipeline.invariants import check_invariants
 from ppstack.pipeline.run import run_batch
-from ppstack.pipeline.scenario import derive_scenario
 from ppstack.raw.archive import archive
+from ppstack.scenario import derive_scenario
 from ppstack.serving.reconcile import reconcile
 from ppstack.settings import Settings
 

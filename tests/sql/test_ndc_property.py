@@ -8,7 +8,6 @@ batched query per hypothesis example (a list of codes).
 from __future__ import annotations
 
 import string
-from collections.abc import Iterator
 
 import pytest
 import sqlglot
@@ -18,7 +17,6 @@ from sqlglot import exp
 
 from ppstack.engine.local import LocalEngine
 from ppstack.serving.keys import normalize_ndc
-from ppstack.settings import load_settings
 from ppstack.sql import load
 
 
@@ -31,15 +29,6 @@ def _template_expressions() -> tuple[exp.Expression, exp.Expression]:
         if alias.alias in ("code", "ndc") and alias.alias not in found and not isinstance(alias.this, exp.Column):
             found[alias.alias] = alias.this
     return found["code"], found["ndc"]
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEngine]:
-    home = tmp_path_factory.mktemp("ndc-home")
-    eng = LocalEngine(load_settings(backend="local", home=str(home),
-                                    dynamodb_endpoint="http://127.0.0.1:9"))
-    yield eng
-    eng.close()
 
 
 def sql_normalize(engine: LocalEngine, codes: list[str]) -> list[str | None]:

@@ -41,7 +41,7 @@ def scenario(out_dir: str, dates: str, seed: int, product: str | None, package: 
       ppstack scenario /tmp/scn --dates 2019-04-29,2019-04-30,2019-05-01 --seed 7
       ppstack ingest DRUG FDA_NDC /tmp/scn/2019-04-30/*.txt --date 2019-04-30
     """
-    from ppstack.pipeline.scenario import derive_scenario
+    from ppstack.scenario import derive_scenario
 
     product_path = Path(product) if product else _SAMPLE_DIR / "product.txt"
     package_path = Path(package) if package else _SAMPLE_DIR / "package.txt"

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from ppstack.errors import BadInput
-from ppstack.pipeline.scenario import (
+from ppstack.scenario import (
     EDITABLE_FIELDS,
     Scenario,
     derive_scenario,
@@ -325,13 +325,8 @@ def test_next_day_batch_full_files_shares(full_fda_files, tmp_path):
 
 
 @pytest.fixture
-def sample_dir_files() -> tuple[Path, Path]:
-    from tests.conftest import SAMPLE_DIR
-
-    files = SAMPLE_DIR / "product.txt", SAMPLE_DIR / "package.txt"
-    if not all(f.is_file() for f in files):
-        pytest.skip(f"bundled extract missing under {SAMPLE_DIR}")
-    return files
+def sample_dir_files(sample_files: dict[str, Path]) -> tuple[Path, Path]:
+    return sample_files["product"], sample_files["package"]
 
 
 def test_scenario_cli_prints_summary_and_json(synthetic, tmp_path):
