@@ -5,15 +5,16 @@ Why Step Functions: Athena DML may run up to hours, Lambda only 15 minutes; ``.s
 without code and gives Retry/Catch per statement.
 ref: https://docs.aws.amazon.com/step-functions/latest/dg/connect-athena.html
 
-Flow (state = small JSON built by ``ppstack.pipeline.aws_handler``)::
+Flow (state = small JSON built by ``ppstack.pipeline.aws_steps``; ``$.sql`` = the statements
+of one step definition, each with its catalog and database)::
 
-    Prepare (Lambda) -> Ready? -no-> Done
+    Prepare (Lambda: lock, ledger, ships the stage statements) -> Ready? -no-> Done
                           | yes
-    Stage (Map over sql.stage, one Athena .sync at a time: CTAS staging, drop CTAS table, ...)
-    -> Guard (Lambda: ledger staged, order + mass-delete guards, render close/insert SQL)
-    -> Close (Athena MERGE .sync) -> RecordClosed (Lambda)
-    -> Insert (Athena INSERT .sync) -> RecordInserted (Lambda)
-    -> Sync (Lambda with DynamoDB write access) -> Done
+    Stage (Map over $.sql, one Athena .sync at a time: DDL, CTAS staging, drop CTAS table, ...)
+    -> Guard (Lambda: ledger staged, mass-delete guard, ships the close statements)
+    -> Close (Map: the MERGE) -> RecordClosed (Lambda: ledger closed, ships the insert statements)
+    -> Insert (Map: the INSERT) -> RecordInserted (Lambda: ledger inserted with the batch counts)
+    -> Sync (Lambda with DynamoDB write access: ledger synced) -> Done
     any failure -> MarkFailed (Lambda: ledger failed, release lock) -> Failed
 
 Started by EventBridge: S3 "Object Created" under ``raw/`` and a daily schedule.
@@ -200,32 +201,41 @@ class Pipeline(Construct):
 
     # ---- state machine ------------------------------------------------------------------------
 
-    def _athena_task(self, id: str, query_path: str, database: str,
-                     result_path: str | None) -> sfn.CustomState:
-        """An Athena ``.sync`` task as plain ASL, so the role gets exactly our policy.
+    def _athena_map(self, id: str, step: str) -> sfn.Map:
+        """The shipped statements of ``step`` (``$.sql``), one Athena ``.sync`` task at a time.
 
-        The execution context stays in the default Glue catalog: the rendered SQL names
-        conformed tables with the quoted ``"s3tablescatalog/<bucket>"`` 3-part name and reads
-        ``staging.*`` unqualified by catalog, which a ``s3tablescatalog`` context would break.
+        Each statement carries its own execution context (catalog, database) from its step
+        definition: Hive DDL cannot name a catalog, so a statement on the S3 Tables catalog gets
+        it in ``QueryExecutionContext``. The query execution ids are collected in
+        ``$.athena.<step>`` for the next Lambda (row counts, ledger).
         """
+        statements = sfn.Map(
+            self, id,
+            items_path="$.sql",
+            item_selector={"sql": sfn.JsonPath.string_at("$$.Map.Item.Value.sql"),
+                           "catalog": sfn.JsonPath.string_at("$$.Map.Item.Value.catalog"),
+                           "database": sfn.JsonPath.string_at("$$.Map.Item.Value.database")},
+            max_concurrency=1,  # statements depend on each other: strictly in order
+            result_path=f"$.athena.{step}",
+        )
         state: dict[str, Any] = {
             "Type": "Task",
             "Resource": f"arn:{Aws.PARTITION}:states:::{ATHENA_SYNC}",
             "Parameters": {
-                "QueryString.$": query_path,
+                "QueryString.$": "$.sql",
                 "WorkGroup": self.config.athena_workgroup,
-                "QueryExecutionContext": {"Catalog": "AwsDataCatalog", "Database": database},
+                "QueryExecutionContext": {"Catalog.$": "$.catalog", "Database.$": "$.database"},
                 "ResultConfiguration": {"OutputLocation": self.storage.results_location},
             },
             "ResultSelector": {"QueryExecutionId.$": "$.QueryExecution.QueryExecutionId"},
         }
-        state["ResultPath"] = result_path
-        task = sfn.CustomState(self, id, state_json=state)
+        task = sfn.CustomState(self, f"{id}Statement", state_json=state)
         # Queued DML counts against the active-query quota: over it, Athena answers
         # TooManyRequestsException. ref: https://docs.aws.amazon.com/athena/latest/ug/service-limits.html
         task.add_retry(errors=ATHENA_RETRY_ERRORS, interval=Duration.seconds(15),
                        max_attempts=8, backoff_rate=2.0, max_delay=Duration.minutes(5))
-        return task
+        statements.item_processor(task)
+        return statements
 
     def _step(self, id: str, action: str, **extra: Any) -> tasks.LambdaInvoke:
         payload = {"action": action, "state": sfn.JsonPath.entire_payload, **extra}
@@ -260,21 +270,14 @@ class Pipeline(Construct):
         done = sfn.Succeed(self, "Done")
         nothing = sfn.Succeed(self, "NothingToDo", comment="archive incomplete, locked or no batch")
 
-        stage_map = sfn.Map(
-            self, "Stage",
-            items_path="$.sql.stage",
-            item_selector={"sql": sfn.JsonPath.string_at("$$.Map.Item.Value")},
-            max_concurrency=1,  # statements depend on each other: strictly in order
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        stage_map.item_processor(self._athena_task("StageStatement", "$.sql", STAGING_NS, None))
-        guarded(stage_map)
-
-        close = guarded(self._athena_task("Close", "$.sql.close", STAGING_NS, "$.athena.close"))
-        insert = guarded(self._athena_task("Insert", "$.sql.insert", STAGING_NS, "$.athena.insert"))
-        guard = guarded(self._step("Guard", "guard"))
-        record_closed = guarded(self._step("RecordClosed", "record", step="closed"))
-        record_inserted = guarded(self._step("RecordInserted", "record", step="inserted"))
+        # Each Lambda in between advances the batch: the finished step's result into the ledger,
+        # then the next step's check and statements (ppstack.pipeline.aws_steps.advance).
+        stage_map = guarded(self._athena_map("Stage", "stage"))
+        close = guarded(self._athena_map("Close", "close"))
+        insert = guarded(self._athena_map("Insert", "insert"))
+        guard = guarded(self._step("Guard", "advance", step="stage"))
+        record_closed = guarded(self._step("RecordClosed", "advance", step="close"))
+        record_inserted = guarded(self._step("RecordInserted", "advance", step="insert"))
         sync = guarded(tasks.LambdaInvoke(
             self, "Sync",
             lambda_function=self.sync_fn,

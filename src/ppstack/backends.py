@@ -13,6 +13,16 @@ from ppstack.engine.base import SqlEngine
 from ppstack.settings import Settings, load_settings
 from ppstack.storage.base import ObjectStore
 
+# What the AWS deployment (infra/, CloudFormation) creates itself: the Glue databases raw and
+# staging, the S3 Tables namespace and the conformed tables (with snapshot settings DDL cannot
+# give). On AWS the pipeline does not create them again; locally the same templates create them.
+DEPLOYED_TEMPLATES = frozenset({"ddl_database_raw", "ddl_database_staging", "ddl_conformed"})
+
+
+def created_by_deployment(backend: str, template: str) -> bool:
+    """Whether ``template``'s object already exists on ``backend`` before any run."""
+    return backend == "aws" and template in DEPLOYED_TEMPLATES
+
 
 def make_store(settings: Settings) -> ObjectStore:
     if settings.backend == "aws":

@@ -104,6 +104,27 @@ def test_sql_render_backend_option_on_the_subcommand(tmp_path: Path) -> None:
     assert 'MERGE INTO "s3tablescatalog/pp-tables"."conformed"."drug"' in out
 
 
+def test_sql_render_all_prints_the_step_definition_with_contexts(tmp_path: Path) -> None:
+    """`--all` prints the statements the drivers execute: here the stage step on AWS, without
+    what CloudFormation creates (Glue databases, S3 table), each with its catalog and database."""
+    from ppstack.entities import DRUG
+    from ppstack.pipeline.batch import BatchParams
+    from ppstack.pipeline.steps import STAGE, nothing_written
+    from ppstack.settings import load_settings
+
+    out = _run(str(tmp_path), "sql", "render", "stage", "DRUG", "--all", "--backend", "aws",
+               "--date", "2019-04-29", "--batch-id", BATCH)
+    settings = load_settings(backend="aws", home=str(tmp_path))
+    batch = BatchParams.build(settings, DRUG, "FDA_NDC", "2019-04-29", BATCH)
+    assert STAGE.definition is not None
+    statements = STAGE.definition.statements(batch, nothing_written)
+    headers = [line for line in out.splitlines() if line.startswith("-- ") and " in catalog " in line]
+    assert headers == [f"-- {s.template} in catalog AwsDataCatalog, database {s.context.database}"
+                       for s in statements]
+    assert all(s.sql.rstrip() in out for s in statements)
+    assert "CREATE DATABASE" not in out and "ddl_conformed" not in out
+
+
 def test_sql_render_template_name_and_members(tmp_path: Path) -> None:
     out = _run(str(tmp_path), "sql", "render", "ddl_table_raw", "DRUG")
     assert "raw.drug_fda_ndc_product" in out and "raw.drug_fda_ndc_package" in out

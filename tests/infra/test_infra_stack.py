@@ -331,15 +331,21 @@ def _definition(resources: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_state_machine_runs_stage_close_insert_as_athena_sync(resources: dict[str, Any]) -> None:
+    """Each step's shipped statements run in order, each in the context its definition gives."""
     states = _definition(resources)["States"]
-    stage = states["Stage"]["ItemProcessor"]["States"]["StageStatement"]
-    for state, query in ((stage, "$.sql"), (states["Close"], "$.sql.close"),
-                         (states["Insert"], "$.sql.insert")):
+    for name in ("Stage", "Close", "Insert"):
+        state = states[name]["ItemProcessor"]["States"][f"{name}Statement"]
         assert state["Resource"].endswith(":states:::athena:startQueryExecution.sync")
-        assert state["Parameters"]["QueryString.$"] == query
+        assert state["Parameters"]["QueryString.$"] == "$.sql"
+        assert state["Parameters"]["QueryExecutionContext"] == {"Catalog.$": "$.catalog",
+                                                                "Database.$": "$.database"}
         assert state["Parameters"]["WorkGroup"] == "ppstack"
         assert any("Athena.TooManyRequestsException" in r["ErrorEquals"] for r in state["Retry"])
-    assert states["Stage"]["MaxConcurrency"] == 1
+        assert states[name]["ItemsPath"] == "$.sql" and states[name]["MaxConcurrency"] == 1
+        assert states[name]["ResultPath"] == f"$.athena.{name.lower()}"
+    for name, step in (("Guard", "stage"), ("RecordClosed", "close"), ("RecordInserted", "insert")):
+        payload = states[name]["Parameters"]
+        assert (payload["action"], payload["step"]) == ("advance", step)
     order = ["Stage", "Guard", "Close", "RecordClosed", "Insert", "RecordInserted", "Sync"]
     for current, following in zip(order, order[1:], strict=False):
         assert states[current]["Next"] == following

@@ -73,14 +73,14 @@ def test_parse_step_unknown_action_is_refused() -> None:
         aws_handler.parse_step({"action": "explode", "state": STATE})
 
 
-def test_parse_step_guard_needs_batch_id() -> None:
+def test_parse_step_advance_needs_batch_id() -> None:
     with pytest.raises(BadInput, match="batch_id"):
-        aws_handler.parse_step({"action": "guard", "state": {"entity": "DRUG"}})
+        aws_handler.parse_step({"action": "advance", "step": "stage", "state": {"entity": "DRUG"}})
 
 
-def test_parse_step_record_needs_known_step() -> None:
-    with pytest.raises(BadInput, match="record needs step"):
-        aws_handler.parse_step({"action": "record", "step": "synced", "state": STATE})
+def test_parse_step_advance_needs_known_step() -> None:
+    with pytest.raises(BadInput, match="advance needs step"):
+        aws_handler.parse_step({"action": "advance", "step": "synced", "state": STATE})
 
 
 @pytest.fixture
@@ -90,13 +90,9 @@ def fake_pipeline(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     run = types.ModuleType("ppstack.pipeline.aws_steps")
     run.prepare_batch = lambda rt, e, s, d: calls.append(("prepare_batch", e, s, d)) or {**STATE}
     run.prepare_pending = lambda rt: calls.append(("prepare_pending",)) or {"ready": False}
-    run.check_guards = lambda rt, state: calls.append(("check_guards", state["batch_id"])) or state
-    run.record_step = lambda rt, state, step: calls.append(("record_step", step)) or state
+    run.advance = lambda rt, state, step: calls.append(("advance", step)) or state
     run.record_failure = lambda rt, state, error: calls.append(("record_failure", error)) or state
-    sync = types.ModuleType("ppstack.serving.sync")
-    sync.sync_batch = lambda rt, e, b: calls.append(("sync_batch", e, b)) or {"puts": 3}
     monkeypatch.setitem(sys.modules, "ppstack.pipeline.aws_steps", run)
-    monkeypatch.setitem(sys.modules, "ppstack.serving.sync", sync)
     monkeypatch.setattr(aws_handler, "_runtime", lambda: object())
     return calls
 
@@ -112,16 +108,16 @@ def test_step_prepare_from_schedule_sweeps_pending(fake_pipeline: list[tuple[Any
     assert fake_pipeline == [("prepare_pending",)]
 
 
-def test_step_record_and_fail_pass_step_and_error(fake_pipeline: list[tuple[Any, ...]]) -> None:
-    aws_handler.step({"action": "record", "step": "closed", "state": STATE})
+def test_step_advance_and_fail_pass_step_and_error(fake_pipeline: list[tuple[Any, ...]]) -> None:
+    aws_handler.step({"action": "advance", "step": "close", "state": STATE})
     aws_handler.step({"action": "fail", "state": STATE, "error": {"Error": "Athena.X"}})
-    assert fake_pipeline == [("record_step", "closed"), ("record_failure", {"Error": "Athena.X"})]
+    assert fake_pipeline == [("advance", "close"), ("record_failure", {"Error": "Athena.X"})]
 
 
-def test_sync_syncs_then_records_synced(fake_pipeline: list[tuple[Any, ...]]) -> None:
+def test_sync_advances_the_sync_step(fake_pipeline: list[tuple[Any, ...]]) -> None:
     out = aws_handler.sync({"state": STATE})
-    assert fake_pipeline == [("sync_batch", "DRUG", STATE["batch_id"]), ("record_step", "synced")]
-    assert out["dynamodb"] == {"puts": 3}
+    assert fake_pipeline == [("advance", "sync")]
+    assert out["batch_id"] == STATE["batch_id"]
 
 
 def test_sync_bad_batch_id_is_refused(fake_pipeline: list[tuple[Any, ...]]) -> None:

@@ -20,16 +20,18 @@ from pipeline_support import normalized, table_rows
 from ppstack.backends import Runtime
 from ppstack.cli.main import cli
 from ppstack.engine.athena import AthenaEngine
+from ppstack.engine.base import QueryContext
 from ppstack.entities import DRUG, SOURCES
 from ppstack.errors import Locked, Refused
 from ppstack.layout import lock_key
 from ppstack.pipeline import aws_handler, aws_steps
 from ppstack.pipeline import run as run_module
 from ppstack.pipeline.aws_steps import STATE_LIMIT, prepare_batch, prepare_pending
+from ppstack.pipeline.batch import BatchParams, Statement
 from ppstack.pipeline.ledger import Ledger
 from ppstack.pipeline.lock import EntityLock
 from ppstack.pipeline.run import ABANDONED, abandon_batch, run_batch
-from ppstack.pipeline.steps import CLOSE, INSERT, STAGE, ensure_conformed
+from ppstack.pipeline.steps import CLOSE, INSERT, STAGE, ensure_conformed, nothing_written
 from ppstack.raw.archive import archive
 from ppstack.settings import Settings, load_settings
 from ppstack.storage.local import LocalObjectStore
@@ -71,6 +73,17 @@ def sfn(value: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(value))
 
 
+def run_shipped(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
+    """A Map state of Athena ``.sync`` tasks: the shipped statements, in order, in their context;
+    the query execution ids land in ``$.athena.<step>``."""
+    ids = []
+    for item in state["sql"]:
+        statement = Statement.from_state(item)
+        rt.engine.execute(statement.sql, statement.context)
+        ids.append({"QueryExecutionId": uuid.uuid4().hex})
+    return {**state, "athena": {**state.get("athena", {}), state["step"]: ids}}
+
+
 def drive(rt: Runtime, ingest_date: str, until: str = "synced", *,
           event: dict[str, Any] | None = None) -> dict[str, Any]:
     """The state machine of infra/ppstack_infra/pipeline.py over the local runtime."""
@@ -79,14 +92,10 @@ def drive(rt: Runtime, ingest_date: str, until: str = "synced", *,
     if not state.get("ready"):
         return state
     try:
-        for sql in state["sql"]["stage"]:  # Map "Stage", one .sync task per statement
-            rt.engine.execute(sql)
-        state = sfn(aws_handler.step({"action": "guard", "state": state}))
-        for name, step in (("close", "closed"), ("insert", "inserted")):
-            rt.engine.execute(state["sql"][name])
-            state.setdefault("athena", {})[name] = {"QueryExecutionId": uuid.uuid4().hex}
-            state = sfn(aws_handler.step({"action": "record", "step": step, "state": state}))
-            if until == step:
+        for step, reached in (("stage", "staged"), ("close", "closed"), ("insert", "inserted")):
+            state = run_shipped(rt, state)
+            state = sfn(aws_handler.step({"action": "advance", "step": step, "state": state}))
+            if until == reached:
                 return state
         return sfn(aws_handler.sync({"state": state}))
     except Exception as e:  # Catch -> MarkFailed, with the error as Step Functions gives it
@@ -163,27 +172,45 @@ def test_aws_steps_same_table_and_ledger_as_run_batch(local: Runtime, sample_fil
         other.close()
 
 
-def test_aws_steps_sql_is_what_run_batch_executes(offline: Runtime, monkeypatch: pytest.MonkeyPatch,
-                                                  sample_files: dict, tmp_path: Path) -> None:
-    """One code path: the rendered statements are the ones the local runner executes."""
+def recording(monkeypatch: pytest.MonkeyPatch, rt: Runtime) -> list[tuple[str, QueryContext]]:
+    """Every statement ``rt``'s engine executes from now on, with its context, in order."""
+    executed: list[tuple[str, QueryContext]] = []
+    execute = rt.engine.execute
+
+    def record(sql: str, context: QueryContext | None = None) -> Any:
+        executed.append((sql, context or QueryContext()))
+        return execute(sql, context)
+
+    monkeypatch.setattr(rt.engine, "execute", record)
+    return executed
+
+
+def test_both_drivers_run_the_same_statements_in_the_same_order(
+        offline: Runtime, monkeypatch: pytest.MonkeyPatch, sample_files: dict,
+        tmp_path: Path) -> None:
+    """One definition per step: the Step Functions driver (Lambdas + shipped statements) and the
+    local runner execute the same statements, text and execution context, in the same order,
+    and leave the same ledger."""
     files = cut(sample_files, tmp_path / "d1", products=20)
     monkeypatch.setattr(run_module, "new_batch_id", lambda: BATCH)
     archive_day(offline, files, DAY1)
-    state = prepare_batch(offline, "DRUG", "FDA_NDC", DAY1)
-    expected = [*state["sql"]["stage"], state["sql"]["close"], state["sql"]["insert"]]
-
     other = Runtime(load_settings(backend="local", home=str(tmp_path / "reference"),
                                   dynamodb_endpoint="http://127.0.0.1:9"))
     try:
         archive_day(other, files, DAY1)
-        executed: list[str] = []
-        execute = other.engine.execute
-        monkeypatch.setattr(other.engine, "execute", lambda sql: executed.append(sql) or execute(sql))
-        run_batch(other, DRUG, "FDA_NDC", DAY1, steps=(STAGE, CLOSE, INSERT))
+        shipped = recording(monkeypatch, offline)
+        state = drive(offline, DAY1, until="inserted")
+        local = recording(monkeypatch, other)
+        record = run_batch(other, DRUG, "FDA_NDC", DAY1, steps=(STAGE, CLOSE, INSERT))
+        assert state["batch_id"] == record.batch_id == BATCH
+        assert [sql for sql, _ in shipped] == [sql for sql, _ in local]
+        assert shipped == local
+        templates = {"MERGE INTO", "INSERT INTO", "CREATE TABLE staging.drug_batch_"}
+        assert all(any(t in sql for sql, _ in local) for t in templates)
+        (aws,), (ref,) = ledger_view(offline), ledger_view(other)
+        assert (aws[:3], aws[4], aws[6]) == (ref[:3], ref[4], ref[6])  # not the final state
     finally:
         other.close()
-    assert [sql for sql in executed if sql in expected] == expected
-    assert len(json.dumps(state)) < STATE_LIMIT
 
 
 # ---- prepare ----------------------------------------------------------------------------------
@@ -230,13 +257,12 @@ def test_prepare_renders_resumed_stage_without_written_ctas(offline: Runtime, sa
                                                             tmp_path: Path) -> None:
     archive_day(offline, cut(sample_files, tmp_path / "d1", products=10), DAY1)
     state = prepare_batch(offline, "DRUG", "FDA_NDC", DAY1)
-    for sql in state["sql"]["stage"]:
-        offline.engine.execute(sql)
+    run_shipped(offline, state)
     aws_handler.step({"action": "fail", "state": sfn(state), "error": {"Error": "X"}})
     resumed = prepare_batch(offline, "DRUG", "FDA_NDC", DAY1)
-    assert resumed["batch_id"] == state["batch_id"]
-    ctas = [s for s in state["sql"]["stage"] if s not in resumed["sql"]["stage"]]
-    assert len(ctas) == 2 and all("external_location" in s.lower() for s in ctas)
+    assert resumed["batch_id"] == state["batch_id"] and resumed["step"] == "stage"
+    ctas = [s for s in state["sql"] if s not in resumed["sql"]]
+    assert len(ctas) == 2 and all("external_location" in s["sql"].lower() for s in ctas)
 
 
 # ---- guard, record, fail ----------------------------------------------------------------------
@@ -249,7 +275,7 @@ def test_guard_records_staged_counts_and_guard(offline: Runtime, sample_files: d
     assert (record.state, record.completed) == ("inserted", "inserted")
     assert record.counts["staged"] == record.counts["inserted"] > 0
     assert record.steps["close"]["guard"]["current_keys"] == 0
-    assert record.steps["insert"]["query_execution_id"]
+    assert len(record.steps["insert"]["query_execution_ids"]) == 1
     assert set(record.timings) == {"stage", "close", "insert"}
     assert locked(offline)  # held until synced (or failed)
 
@@ -290,7 +316,7 @@ def test_record_failure_marks_failed_in_next_step_and_releases_lock(
     assert record.error["message"] == "Query exhausted resources"
     assert not locked(offline)
     with pytest.raises(Locked):  # the failed execution cannot go on
-        aws_handler.step({"action": "record", "step": "inserted", "state": state})
+        aws_handler.step({"action": "advance", "step": "insert", "state": state})
     resumed = drive(offline, DAY1, until="inserted")
     record = Ledger(offline.store).load("DRUG", state["batch_id"])
     assert resumed["batch_id"] == state["batch_id"] and record.attempts == 2
@@ -304,7 +330,7 @@ def test_record_step_after_lock_takeover_is_refused(offline: Runtime, sample_fil
     offline.store.delete(lock_key("DRUG"))
     with EntityLock(offline.store, DRUG.name, stale_seconds=3600):
         with pytest.raises(Locked, match="no longer holds"):
-            aws_handler.step({"action": "guard", "state": sfn(state)})
+            aws_handler.step({"action": "advance", "step": "stage", "state": sfn(state)})
         out = aws_handler.step({"action": "fail", "state": sfn(state), "error": {"Error": "X"}})
         assert locked(offline) and "left to the run" in out["ledger"]
     assert Ledger(offline.store).load("DRUG", state["batch_id"]).state == "archived"
@@ -343,17 +369,26 @@ def test_prepare_renders_athena_sql_with_s3_tables_refs(offline_settings: Settin
     state = prepare_batch(rt, "DRUG", "FDA_NDC", DAY1)
 
     conformed = '"s3tablescatalog/pp-tables"."conformed"."drug"'
-    sql = state["sql"]
-    assert state["ready"] is True and len(json.dumps(state)) < STATE_LIMIT
-    assert f"MERGE INTO {conformed} AS t" in sql["close"]
-    assert f"INSERT INTO {conformed} (" in sql["insert"]
-    assert f"CREATE TABLE IF NOT EXISTS {conformed}" in sql["stage"][0]
+    stage = [Statement.from_state(s) for s in state["sql"]]
+    assert state["ready"] is True and state["step"] == "stage"
+    assert len(json.dumps(state)) < STATE_LIMIT
+    # CloudFormation created the Glue databases and the S3 table: not created again
+    assert [s.template for s in stage] == [
+        "ddl_table_raw", "ddl_table_raw", "ddl_staging_batch", "ddl_staging_rejects",
+        "stage_drug_fda_ndc_rejects", "stage_drop_ctas", "stage_drug_fda_ndc", "stage_drop_ctas"]
+    assert all(s.context.catalog == "AwsDataCatalog" and s.context.database for s in stage)
     batch = state["batch_id"]
-    assert any(f"s3://pp-archive/staging/DRUG/{batch}/" in s for s in sql["stage"])
-    assert any(f"s3://pp-archive/staging_rejects/DRUG/{batch}/" in s for s in sql["stage"])
-    assert sum(s.lstrip().splitlines()[-1].startswith("DROP TABLE IF EXISTS staging.drug_")
-               for s in sql["stage"]) == 2
-    assert all(f"'{batch}'" in sql[k] for k in ("close", "insert"))
+    assert any(f"s3://pp-archive/staging/DRUG/{batch}/" in s.sql for s in stage)
+    assert any(f"s3://pp-archive/staging_rejects/DRUG/{batch}/" in s.sql for s in stage)
+    assert sum(s.sql.lstrip().splitlines()[-1].startswith("DROP TABLE IF EXISTS staging.drug_")
+               for s in stage) == 2
+    params = BatchParams.build(settings, DRUG, "FDA_NDC", DAY1, batch)
+    (close,) = CLOSE.definition.statements(params, nothing_written)
+    (insert,) = INSERT.definition.statements(params, nothing_written)
+    assert f"MERGE INTO {conformed} AS t" in close.sql
+    assert f"INSERT INTO {conformed} (" in insert.sql
+    assert close.context == insert.context == QueryContext("AwsDataCatalog", "staging")
+    assert all(f"'{batch}'" in s.sql for s in (close, insert))
     # the Lambda itself only read: the effective-date guard, on the S3 Tables name
     assert len(client.sql) == 1 and conformed in client.sql[0]
     assert "guard_effective_date" in client.sql[0]
@@ -386,9 +421,8 @@ def test_abandon_stopped_batch_then_same_date_runs_again(offline: Runtime, sampl
                                                          tmp_path: Path) -> None:
     archive_day(offline, cut(sample_files, tmp_path / "d1", products=10), DAY1)
     first = prepare_batch(offline, "DRUG", "FDA_NDC", DAY1)
-    for sql in first["sql"]["stage"]:
-        offline.engine.execute(sql)
-    aws_handler.step({"action": "guard", "state": sfn(first)})  # staged, then it stopped
+    first = run_shipped(offline, first)
+    aws_handler.step({"action": "advance", "step": "stage", "state": sfn(first)})  # then stopped
     with pytest.raises(Locked):  # its lock is still there: it might be running
         abandon_batch(offline, "DRUG", first["batch_id"], "operator")
     offline.store.delete(lock_key("DRUG"))  # as if the stale lock had expired

@@ -183,33 +183,31 @@ STEP_TEMPLATES: dict[str, TemplateFor] = {
 }
 
 
-class _TableRefs:
-    """``table_ref`` without an engine (rendering must not need AWS access or a local catalog)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def table_ref(self, namespace: str, table: str) -> str:
-        from ppstack.sql.params import table_ref_for
-
-        return table_ref_for(self.settings.backend, self.settings.table_bucket, namespace, table)
-
-
 def render_step(settings: Settings, template: str, entity: str, source: str | None,
-                ingest_date: str, batch_id: str) -> str:
-    """The exact SQL of ``template`` (a step alias or a template name) for one batch."""
+                ingest_date: str, batch_id: str, *, every: bool = False) -> str:
+    """The exact SQL of ``template`` for one batch. The steps stage, close and insert come from
+    their step definitions (what both drivers execute), each statement headed by its execution
+    context: with ``every`` all statements of the step in order, else the step's main statement
+    (the staging CTAS, the MERGE, the INSERT). Other aliases and template names are rendered with
+    the batch's parameters."""
+    from ppstack.pipeline.batch import BatchParams
+    from ppstack.pipeline.steps import definitions, nothing_written
     from ppstack.sql import load, placeholders, render_text, template_names
-    from ppstack.sql.params import (
-        batch_params,
-        entity_params,
-        raw_table_params,
-        staging_ddl_params,
-    )
+    from ppstack.sql.params import raw_table_params
 
     spec = get_entity(entity)
     src = get_source(spec, source or spec.sources[0])
-    check_date(ingest_date)
-    check_batch_id(batch_id)
+    batch = BatchParams.build(settings, spec, src, ingest_date, batch_id)
+    steps = {d.name: d for d in definitions()}
+    if template in steps and template in STEP_TEMPLATES:
+        statements = steps[template].statements(batch, nothing_written)
+        if not every:
+            main = STEP_TEMPLATES[template](spec, src.name)
+            statements = [s for s in statements if s.template == main]
+        return "\n\n".join(
+            f"-- {s.template} in catalog {s.context.catalog}"
+            + (f", database {s.context.database}" if s.context.database else "")
+            + f"\n{s.sql.rstrip()};" for s in statements)
     if template in STEP_TEMPLATES:
         try:
             name = STEP_TEMPLATES[template](spec, src.name)
@@ -220,17 +218,14 @@ def render_step(settings: Settings, template: str, entity: str, source: str | No
     else:
         raise BadInput(f"unknown step or template {template!r}; steps: {', '.join(STEP_TEMPLATES)}; "
                        f"templates: {', '.join(template_names())}")
-    bucket = settings.bucket
-    params = entity_params(spec, _TableRefs(settings), bucket)  # type: ignore[arg-type]
-    params.update(staging_ddl_params(spec, bucket))
-    params.update(batch_params(spec, src, ingest_date, batch_id, bucket))
+    params = dict(batch.params)
     params.setdefault("drop_table", params["ctas_table"])
     params.setdefault("as_of_date", f"DATE '{ingest_date}'")
     text = load(name)
     if "raw_table" in placeholders(text):  # one statement per source member
         parts = []
         for member in src.members:
-            p = {**params, **raw_table_params(spec, src, member, bucket)}
+            p = {**params, **raw_table_params(spec, src, member, settings.bucket)}
             parts.append(f"-- member: {member.name}\n" + render_text(text, p).rstrip() + ";")
         return "\n\n".join(parts)
     try:
@@ -247,12 +242,15 @@ def sql_group() -> None:
 @sql_group.command("render", help=f"""Print the exact SQL a step runs, for the active backend.
 
 TEMPLATE is a step alias or a template name. Steps: {', '.join(STEP_TEMPLATES)}.
+The steps stage, close and insert print their statement as the pipeline runs it, headed by its
+execution context (catalog, database); with --all every statement of the step, in order.
 --backend aws (here or on ppstack) renders conformed tables as "s3tablescatalog/<table bucket>"."conformed"."<entity>".
 
 \b
 Example:
   ppstack sql render stage DRUG --date 2019-04-29
   ppstack sql render close DRUG --backend aws --date 2019-04-29 --batch-id 20190429T060000.000000Z
+  ppstack sql render stage DRUG --all --backend aws
 """)
 @click.argument("template")
 @click.argument("entity")
@@ -262,15 +260,19 @@ Example:
 @click.option("--batch-id", default=None, help="Batch id (default: a new one).")
 @click.option("--backend", type=click.Choice(["local", "aws"]), default=None,
               help="Render for this backend (default: the active one). Nothing is connected.")
+@click.option("--all", "every", is_flag=True,
+              help="For stage, close, insert: every statement of the step, in order.")
 @click.pass_context
 def render_command(ctx: click.Context, template: str, entity: str, source: str | None,
-                   ingest_date: str | None, batch_id: str | None, backend: str | None) -> None:
+                   ingest_date: str | None, batch_id: str | None, backend: str | None,
+                   every: bool) -> None:
     batch_id = batch_id or new_batch_id()
     ingest_date = ingest_date or f"{batch_id[0:4]}-{batch_id[4:6]}-{batch_id[6:8]}"
     settings: Settings = ctx.obj["settings"]
     if backend is not None:
         settings = settings.with_(backend=backend)
-    click.echo(render_step(settings, template, entity, source, ingest_date, batch_id))
+    click.echo(render_step(settings, template, entity, source, ingest_date, batch_id,
+                           every=every))
 
 
 # ---- ppstack stage ------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ppstack.engine.base import Result
+from ppstack.engine.base import QueryContext, Result
 from ppstack.errors import BadInput, EngineError
 from ppstack.settings import Settings
 
@@ -184,17 +184,24 @@ class AthenaEngine:
             return f'"{catalog}"."{namespace}"."{table}"'
         return f"{namespace}.{table}"
 
-    def execute(self, sql: str) -> Result:
-        query_id = self.submit(sql)
+    def execute(self, sql: str, context: QueryContext | None = None) -> Result:
+        query_id = self.submit(sql, context)
         execution = self.wait(query_id, sql)
         return self.fetch(query_id, execution)
+
+    def update_count(self, query_id: str) -> int | None:
+        """Rows a finished CTAS / INSERT / MERGE wrote (``UpdateCount``), e.g. of a statement
+        Step Functions ran; None when Athena reports none."""
+        first = self.client.get_query_results(QueryExecutionId=query_id, MaxResults=1)
+        count = first.get("UpdateCount")
+        return int(count) if count is not None else None
 
     def close(self) -> None:
         """Nothing to release: boto3 clients hold no server-side session."""
 
     # -- steps ----------------------------------------------------------------------------------
 
-    def submit(self, sql: str) -> str:
+    def submit(self, sql: str, context: QueryContext | None = None) -> str:
         """Start the statement; retry throttling with backoff under one idempotency token."""
         from botocore.exceptions import ClientError
 
@@ -202,12 +209,15 @@ class AthenaEngine:
         delay = self.poll_initial
         for attempt in range(1, self.submit_attempts + 1):
             try:
-                resp = self.client.start_query_execution(
-                    QueryString=sql,
-                    ClientRequestToken=token,
-                    WorkGroup=self.settings.athena_workgroup,
-                    ResultConfiguration={"OutputLocation": self.output_location},
-                )
+                request: dict[str, Any] = {
+                    "QueryString": sql,
+                    "ClientRequestToken": token,
+                    "WorkGroup": self.settings.athena_workgroup,
+                    "ResultConfiguration": {"OutputLocation": self.output_location},
+                }
+                if context is not None:
+                    request["QueryExecutionContext"] = context.to_api()
+                resp = self.client.start_query_execution(**request)
                 return str(resp["QueryExecutionId"])
             except ClientError as e:
                 code = e.response.get("Error", {}).get("Code", "")
@@ -250,9 +260,7 @@ class AthenaEngine:
         sub = (execution.get("SubstatementType") or "").upper()
         is_select = statement == "DML" and sub in ("", "SELECT")
         if statement == "DML" and not is_select:
-            first = self.client.get_query_results(QueryExecutionId=query_id, MaxResults=1)
-            count = first.get("UpdateCount")
-            return Result(rowcount=int(count) if count is not None else None)
+            return Result(rowcount=self.update_count(query_id))
 
         columns: list[str] = []
         types: list[str] = []

@@ -33,9 +33,34 @@ class Result:
         return self.rows[0][0] if self.rows else None
 
 
+# The Glue Data Catalog every account has; raw and staging databases live in it.
+DEFAULT_CATALOG = "AwsDataCatalog"
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """Where a statement runs: Athena's ``QueryExecutionContext`` (catalog and database).
+
+    Hive DDL cannot name a catalog, so a statement on the S3 Tables catalog
+    (``s3tablescatalog/<table bucket>``) gets it here instead of in its text.
+    ref: https://docs.aws.amazon.com/athena/latest/APIReference/API_QueryExecutionContext.html
+    """
+
+    catalog: str = DEFAULT_CATALOG
+    database: str | None = None
+
+    def to_api(self) -> dict[str, str]:
+        """The ``QueryExecutionContext`` request member (Database left out when None)."""
+        out = {"Catalog": self.catalog}
+        if self.database:
+            out["Database"] = self.database
+        return out
+
+
 class SqlEngine(Protocol):
-    def execute(self, sql: str) -> Result:
-        """Run one Athena-dialect statement. Raises ppstack.errors.EngineError on failure."""
+    def execute(self, sql: str, context: QueryContext | None = None) -> Result:
+        """Run one Athena-dialect statement in ``context`` (None: the engine's default).
+        Raises ppstack.errors.EngineError on failure."""
         ...
 
     def table_ref(self, namespace: str, table: str) -> str:

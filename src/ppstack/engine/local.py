@@ -28,7 +28,7 @@ from sqlglot.errors import SqlglotError
 
 from ppstack.engine import external as ext
 from ppstack.engine import router
-from ppstack.engine.base import Result
+from ppstack.engine.base import QueryContext, Result
 from ppstack.engine.registry import ExternalTable, Registry, check_name
 from ppstack.engine.router import Kind
 from ppstack.errors import EngineError
@@ -98,8 +98,12 @@ class LocalEngine:
                 self.con.close()
                 self.con = None  # type: ignore[assignment]
 
-    def execute(self, sql: str) -> Result:
-        """Run one Athena statement; every failure is an EngineError naming the statement."""
+    def execute(self, sql: str, context: QueryContext | None = None) -> Result:
+        """Run one Athena statement; every failure is an EngineError naming the statement.
+
+        ``context`` is accepted for the port's sake: the local engine has one catalog and every
+        template names its tables with their database, so it changes nothing here.
+        """
         line = router.first_line(sql)
         with self._lock:
             if self.con is None:

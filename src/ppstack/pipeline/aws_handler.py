@@ -8,27 +8,24 @@ them. ref: https://docs.aws.amazon.com/step-functions/latest/dg/connect-athena.h
 
 Two Lambda functions use this module, so that only the sync function may write to DynamoDB:
 
-- ``step`` (function "PipelineSteps"): ``action`` = ``prepare`` | ``guard`` | ``record`` | ``fail``
-- ``sync`` (function "PipelineSync"): DynamoDB sync of one batch, then the ledger says ``synced``.
+- ``step`` (function "PipelineSteps"): ``action`` = ``prepare`` | ``advance`` | ``fail``
+- ``sync`` (function "PipelineSync"): the sync step (DynamoDB), then the ledger says ``synced``.
 
 The state they pass along is a small JSON object (Step Functions limits task input/output to
-256 KiB): ``{"entity", "source", "ingest_date", "batch_id", "ready", "sql": {...}, ...}``. The
-rendered SQL travels in ``sql.stage`` (a list of statements run in order), ``sql.close`` and
-``sql.insert``.
+256 KiB): ``{"entity", "source", "ingest_date", "batch_id", "ready", "step", "sql": [...], ...}``;
+``sql`` is the list of statements of ``step`` (``{"template", "sql", "catalog", "database"}``)
+the next Map state runs on Athena, in order.
 
-The work itself lives in ``ppstack.pipeline.aws_steps`` and ``ppstack.serving.sync`` (imported lazily:
-a cold start only pays for what one invocation uses). The intended calls are:
+The work itself is the step definitions (``ppstack.pipeline.steps``) driven by
+``ppstack.pipeline.aws_steps`` (imported lazily: a cold start only pays for what one invocation
+uses):
 
-- ``aws_steps.prepare_batch(runtime, entity, source, ingest_date) -> dict`` archive-complete check,
-  lock, ledger record ``archived``, rendered stage SQL; ``{"ready": False, "reason"}`` when the
-  archive is incomplete, nothing is pending, or another run holds the lock.
-- ``aws_steps.check_guards(runtime, state) -> dict`` ledger ``staged`` with counts, effective-date
-  order and mass-delete guards (``Refused`` on violation), rendered close and insert SQL.
-- ``aws_steps.record_step(runtime, state, step) -> dict`` ledger ``closed`` / ``inserted``.
+- ``aws_steps.prepare_batch(runtime, entity, source, ingest_date) -> dict`` archive-complete
+  check, lock, ledger record, the stage step's statements; ``{"ready": False, "reason"}`` when
+  the archive is incomplete, nothing is pending, or another run holds the lock.
+- ``aws_steps.advance(runtime, state, step) -> dict`` the step's finish recorded in the ledger,
+  the next step's check (guards; ``Refused`` on violation) and statements.
 - ``aws_steps.record_failure(runtime, state, error) -> dict`` ledger ``failed`` with the error;
-  releases the lock.
-- ``serving.sync.sync_batch(runtime, entity, batch_id) -> SyncStats`` DynamoDB writes, then
-  ``aws_steps.record_step(runtime, {**state, "dynamodb": stats}, "synced")``, which records them and
   releases the lock.
 """
 
@@ -47,8 +44,8 @@ Event = dict[str, Any]
 _RAW_KEY = re.compile(r"^raw/(?P<entity>[A-Z0-9_]+)/(?P<source>[A-Z0-9_]+)/"
                       r"(?P<ingest_date>\d{4}-\d{2}-\d{2})/(?P<file>[^/]+)$")
 
-STEP_ACTIONS = ("prepare", "guard", "record", "fail")
-RECORDABLE_STEPS = ("closed", "inserted")
+STEP_ACTIONS = ("prepare", "advance", "fail")
+ADVANCE_STEPS = ("stage", "close", "insert")  # the sync step advances in the sync function
 
 
 # ---- event parsing (pure; unit tested) --------------------------------------------------------
@@ -94,8 +91,8 @@ def parse_step(event: Event) -> tuple[str, dict[str, Any]]:
         for key in ("entity", "batch_id"):
             if not state.get(key):
                 raise BadInput(f"pipeline state for {action!r} needs {key!r}")
-    if action == "record" and event.get("step") not in RECORDABLE_STEPS:
-        raise BadInput(f"record needs step in {RECORDABLE_STEPS}, not {event.get('step')!r}")
+    if action == "advance" and event.get("step") not in ADVANCE_STEPS:
+        raise BadInput(f"advance needs step in {ADVANCE_STEPS}, not {event.get('step')!r}")
     return str(action), state
 
 
@@ -111,31 +108,22 @@ def step(event: Event, context: Any = None) -> dict[str, Any]:
             return _json(_call("ppstack.pipeline.aws_steps", "prepare_pending", runtime))
         return _json(_call("ppstack.pipeline.aws_steps", "prepare_batch", runtime, trigger["entity"],
                            trigger["source"], trigger["ingest_date"]))
-    if action == "guard":
-        return _json(_call("ppstack.pipeline.aws_steps", "check_guards", runtime, state))
-    if action == "record":
-        return _json(_call("ppstack.pipeline.aws_steps", "record_step", runtime, state, event["step"]))
+    if action == "advance":
+        return _json(_call("ppstack.pipeline.aws_steps", "advance", runtime, state, event["step"]))
     return _json(_call("ppstack.pipeline.aws_steps", "record_failure", runtime, state,
                        event.get("error") or {}))
 
 
 def sync(event: Event, context: Any = None) -> dict[str, Any]:
-    """Lambda entry point of the "PipelineSync" function: DynamoDB sync of one batch."""
+    """Lambda entry point of the "PipelineSync" function: the sync step of one batch (DynamoDB),
+    recorded in the ledger; the lock is released with the batch complete."""
     state = event.get("state", event)
     if not isinstance(state, dict) or not state.get("entity") or not state.get("batch_id"):
         raise BadInput("sync needs a state with 'entity' and 'batch_id'")
     from ppstack.layout import check_batch_id
 
     check_batch_id(str(state["batch_id"]))
-    runtime = _runtime()
-    counts = _call("ppstack.serving.sync", "sync_batch", runtime, str(state["entity"]).upper(),
-                   str(state["batch_id"]))
-    # SyncStats.to_dict() is what the ledger stores locally (it adds the total "writes").
-    stats = counts.to_dict() if hasattr(counts, "to_dict") else _json(counts)
-    result = _json(_call("ppstack.pipeline.aws_steps", "record_step", runtime,
-                         {**state, "dynamodb": stats}, "synced"))
-    result.setdefault("dynamodb", stats)
-    return result
+    return _json(_call("ppstack.pipeline.aws_steps", "advance", _runtime(), state, "sync"))
 
 
 # ---- helpers ----------------------------------------------------------------------------------

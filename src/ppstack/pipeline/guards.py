@@ -13,8 +13,9 @@ from typing import Any
 
 from ppstack.engine.base import SqlEngine
 from ppstack.errors import Refused
+from ppstack.pipeline.batch import BatchParams
 from ppstack.pipeline.ledger import BatchRecord
-from ppstack.sql import render
+from ppstack.sql.params import STAGING_NS
 
 LATE_DATA = (
     "Conformed history is append-only in business time: each key's versions are closed and "
@@ -33,9 +34,10 @@ def _day(value: Any) -> str | None:
     return str(value)[:10]
 
 
-def last_applied_in_table(engine: SqlEngine, params: dict[str, str]) -> str | None:
+def last_applied_in_table(engine: SqlEngine, batch: BatchParams) -> str | None:
     """The latest effective date other batches applied to the conformed table (or None)."""
-    return _day(engine.execute(render("guard_effective_date", params)).scalar())
+    return _day(engine.execute(batch.sql("guard_effective_date"),
+                               batch.context(STAGING_NS)).scalar())
 
 
 def check_effective_date(entity: str, ingest_date: str, records: Iterable[BatchRecord],
@@ -60,13 +62,14 @@ def check_effective_date(entity: str, ingest_date: str, records: Iterable[BatchR
         )
 
 
-def check_mass_delete(engine: SqlEngine, params: dict[str, str], *, entity: str,
-                      max_share: float, allow: bool) -> dict[str, Any]:
+def check_mass_delete(engine: SqlEngine, batch: BatchParams, *, max_share: float,
+                      allow: bool) -> dict[str, Any]:
     """Refuse, before the MERGE, a batch that would close too many current keys as disappeared.
 
     Returns the guard's figures (recorded in the ledger either way).
     """
-    row = engine.execute(render("guard_mass_delete", params)).dicts()
+    entity = batch.spec.name
+    row = engine.execute(batch.sql("guard_mass_delete"), batch.context(STAGING_NS)).dicts()
     current = int(row[0]["current_keys"] or 0) if row else 0
     disappearing = int(row[0]["disappearing_keys"] or 0) if row else 0
     share = disappearing / current if current else 0.0
@@ -74,9 +77,8 @@ def check_mass_delete(engine: SqlEngine, params: dict[str, str], *, entity: str,
                "disappearing_share": round(share, 6), "max_share": max_share,
                "allowed": allow}
     if share > max_share and not allow:
-        batch = params.get("batch_id", "").strip("'")
         raise Refused(
-            f"{entity} batch {batch} would close {disappearing:,} of {current:,} "
+            f"{entity} batch {batch.batch_id} would close {disappearing:,} of {current:,} "
             f"current keys ({share:.1%}) as disappeared, more than the limit of {max_share:.1%}. "
             "A truncated or partial source file looks exactly like this, and applying it would "
             "mark those entities as withdrawn in the serving layer. Check the source file; if the "

@@ -96,6 +96,25 @@ class EntityLock:
         self.notes.append(f"took over stale lock of {who}, {age:.0f} s old")
         return self
 
+    def adopt(self, owner: str) -> bool:
+        """Continue a lock taken by an earlier process of the same run (its ``owner`` token, as
+        a Step Functions execution carries it between Lambdas): True when the lock object is
+        still held under that token; then ``etag`` is set and ``renew`` / ``release`` work."""
+        self.owner = owner
+        held = self.holder()
+        if held is None or not owner or held[0].get("owner") != owner:
+            return False
+        self.etag = held[1]
+        return True
+
+    def renew(self) -> None:
+        """Restart the lock's age (a long run is not taken for a dead one); Locked when another
+        run took it over since we last looked."""
+        try:
+            self.etag = self.store.put(self.key, self._body(), if_match=self.etag)
+        except PreconditionFailed:
+            raise Locked(f"{self.entity}: another run took the lock over just now") from None
+
     def release(self) -> None:
         """Delete the lock if it is still ours (a takeover by someone else is left alone)."""
         info = self.store.head(self.key)

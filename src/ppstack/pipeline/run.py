@@ -14,9 +14,10 @@
 The steps are the tuple in ``pipeline.steps``; tests may pass their own tuple (e.g. a stage step
 that writes prepared Parquet) and ``stop_after`` to simulate a kill after a given step.
 
-On AWS the same batch is driven by Step Functions through ``pipeline.aws_steps``: the pieces above
-cut at the Athena statements, with the same templates, parameters, ledger records and lock. ``abandon_batch`` gives
-up a batch that stopped before it touched the conformed table, so that a later date can run.
+On AWS the same batch is driven by Step Functions through ``pipeline.aws_steps``: the same step
+definitions (``pipeline.steps``), ledger records and lock, with each step's statements shipped to
+Athena instead of executed here. ``abandon_batch`` gives up a batch that stopped before it touched
+the conformed table, so that a later date can run.
 """
 
 from __future__ import annotations
@@ -34,18 +35,13 @@ from ppstack.layout import (
     check_date,
     new_batch_id,
 )
+from ppstack.pipeline.batch import BatchParams
 from ppstack.pipeline.guards import check_effective_date, last_applied_in_table
 from ppstack.pipeline.ledger import FAILED, BatchRecord, Ledger, utc_now
 from ppstack.pipeline.lock import EntityLock, SimulatedKill
-from ppstack.pipeline.steps import (
-    BatchContext,
-    Step,
-    default_steps,
-    ensure_conformed,
-    scd2_params,
-)
+from ppstack.pipeline.steps import BatchContext, Step, default_steps, ensure_conformed
 from ppstack.progress import MeterFactory, no_meter
-from ppstack.sql import render
+from ppstack.sql.params import STAGING_NS
 
 Progress = Callable[[str], None]
 
@@ -70,8 +66,10 @@ def raw_files(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str) -> l
 
 
 def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
-               steps: tuple[Step, ...], progress: Progress = _quiet) -> BatchRecord:
-    """The ledger record this run works on: resumed, already complete, or new (or Refused)."""
+               steps: tuple[Step, ...], progress: Progress = _quiet
+               ) -> tuple[BatchRecord, BatchParams]:
+    """The ledger record this run works on: resumed, already complete, or new (or Refused),
+    and the batch's parameters, built once here for every later layer."""
     ledger = Ledger(rt.store)
     records = ledger.list(spec.name)
     latest = records[-1] if records else None
@@ -90,7 +88,7 @@ def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
             latest.state = latest.completed
             latest.error = None
             latest.finished = None
-            return ledger.save(latest)
+            return ledger.save(latest), _params(rt, spec, latest)
         raise Refused(
             f"{spec.name} batch {latest.batch_id} for {latest.ingest_date} is not finished (state "
             f"'{latest.state}', last completed '{latest.completed}'). A new batch starts only when "
@@ -99,15 +97,19 @@ def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
         )
     if latest is not None and latest.ingest_date == ingest_date:
         progress(f"batch {latest.batch_id} for {ingest_date} is already complete; nothing to do")
-        return latest
-    batch_id = new_batch_id()
-    table_last = last_applied_in_table(rt.engine, scd2_params(rt, spec, source, batch_id, ingest_date))
-    check_effective_date(spec.name, ingest_date, records, table_last)
+        return latest, _params(rt, spec, latest)
+    batch = BatchParams.build(rt.settings, spec, source, ingest_date, new_batch_id())
+    batch_id = batch.batch_id
+    check_effective_date(spec.name, ingest_date, records, last_applied_in_table(rt.engine, batch))
     record = BatchRecord(entity=spec.name, source=source, ingest_date=ingest_date,
                          batch_id=batch_id, final_state=steps[-1].state,
                          raw=raw_files(rt, spec, source, ingest_date))
     progress(f"new batch {batch_id} for {spec.name} {source} {ingest_date}")
-    return ledger.create(record)
+    return ledger.create(record), batch
+
+
+def _params(rt: Runtime, spec: EntitySpec, record: BatchRecord) -> BatchParams:
+    return BatchParams.build(rt.settings, spec, record.source, record.ingest_date, record.batch_id)
 
 
 def record_success(ledger: Ledger, record: BatchRecord, step_name: str, state: str,
@@ -199,13 +201,14 @@ def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: s
         for note in lock.notes:
             progress(note)
         ensure_conformed(rt, spec)
-        record = open_batch(rt, spec, source, ingest_date, steps, progress)
+        record, batch = open_batch(rt, spec, source, ingest_date, steps, progress)
         if lock.notes:
             record.notes.extend(lock.notes)
         if record.complete:
             return record
         ctx = BatchContext(rt=rt, spec=spec, source=source, record=record,
-                           allow_mass_delete=allow_mass_delete, progress=progress, meter=meter)
+                           allow_mass_delete=allow_mass_delete, progress=progress, meter=meter,
+                           batch=batch)
         return run_steps(ctx, steps, stop_after=stop_after, until=stop_state)
 
 
@@ -243,8 +246,9 @@ def abandon_batch(rt: Runtime, entity: EntitySpec | str, batch_id: str, reason: 
                 " its MERGE already changed the conformed table, so abandoning it would leave "
                 f"history half-applied. Finish it instead: {finish}")
         ensure_conformed(rt, spec)
-        params = scd2_params(rt, spec, record.source, batch_id, record.ingest_date)
-        rows = rt.engine.execute(render("scd2_batch_counts", params)).dicts()
+        batch = _params(rt, spec, record)
+        rows = rt.engine.execute(batch.sql("scd2_batch_counts"),
+                                 batch.context(STAGING_NS)).dicts()
         touched = int((rows[0].get("rows_opened") or 0) + (rows[0].get("rows_closed") or 0)
                       ) if rows else 0
         if touched:

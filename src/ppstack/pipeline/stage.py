@@ -22,22 +22,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ppstack.backends import Runtime
-from ppstack.entities import get_source
 from ppstack.entities.spec import EntitySpec, Source
 from ppstack.errors import BadInput, NotFound, Refused
-from ppstack.layout import (
-    check_batch_id,
-    check_date,
-    rejects_prefix,
-    rendition_prefix,
-    staging_prefix,
-)
-from ppstack.pipeline.bootstrap import bootstrap
-from ppstack.sql import render, template_names
-from ppstack.sql.params import batch_params, entity_params
+from ppstack.layout import rejects_prefix, rendition_prefix, staging_prefix
+from ppstack.pipeline.batch import BatchParams, Statement
+from ppstack.pipeline.bootstrap import bootstrap_statements
+from ppstack.sql import template_names
+from ppstack.sql.params import STAGING_NS
 
 Progress = Callable[[str], None]
 
@@ -95,49 +89,75 @@ def stage(rt: Runtime, spec: EntitySpec, source: str | Source, ingest_date: str,
     Raises BadInput when nothing is archived for the date, Refused when the batch id already
     holds a batch of another date; re-running a finished batch changes nothing.
     """
+    return run_stage(rt, BatchParams.build(rt.settings, spec, source, ingest_date, batch_id),
+                     progress)
+
+
+def run_stage(rt: Runtime, batch: BatchParams, progress: Progress | None = None) -> StageResult:
+    """``stage`` for a batch whose parameters are built: the stage step's statements, then its
+    counts, with a timing per phase (``ppstack stage``, benches)."""
     say = progress or (lambda _msg: None)
-    check_date(ingest_date, "ingest date")
-    check_batch_id(batch_id)
-    src = source if isinstance(source, Source) else get_source(spec, source)
-    template = spec.staging_template.get(src.name)
-    if not template:
-        raise BadInput(f"{spec.name} has no staging template for source {src.name}")
-    result = StageResult(spec.name, src.name, ingest_date, batch_id)
-    timings = result.timings
-    store = rt.store
-
     t0 = time.perf_counter()
-    require_archived(rt, spec, src, ingest_date)
-    bootstrap(rt, spec)
-    timings["prepare"] = time.perf_counter() - t0
-
-    params = entity_params(spec, rt.engine, rt.settings.bucket)
-    params.update(batch_params(spec, src, ingest_date, batch_id, rt.settings.bucket))
-    result.staging_uri = params["staging_location"]
-    result.rejects_uri = params["rejects_location"]
-
-    steps = (
-        ("rejects", f"{template}_rejects", rejects_prefix(spec.name, batch_id), "rejects_ctas_table"),
-        ("batch", template, staging_prefix(spec.name, batch_id), "ctas_table"),
-    )
-    for label, name, prefix, table_param in steps:
+    require_archived(rt, batch.spec, batch.source, batch.ingest_date)
+    phases = stage_phases(batch, lambda prefix: bool(rt.store.list(prefix)))
+    timings = {"prepare": time.perf_counter() - t0}
+    for phase in phases:
         t0 = time.perf_counter()
-        if store.list(prefix):
-            say(f"{label}: {store.uri(prefix)} already written; skipped")
-            result.skipped.append(label)
-        else:
-            say(f"{label}: writing {store.uri(prefix)}")
-            rt.engine.execute(render(name, params))
-        # The CTAS table is only the vehicle of the write; a crash after the CTAS leaves it
-        # behind, so the drop runs whether or not the CTAS ran now.
-        rt.engine.execute(render("stage_drop_ctas", {**params, "drop_table": params[table_param]}))
-        timings[label] = time.perf_counter() - t0
-
+        if phase.skipped:
+            say(f"{phase.label}: already written; skipped")
+        for statement in phase.statements:
+            rt.engine.execute(statement.sql, statement.context)
+        timings[phase.label] = timings.get(phase.label, 0.0) + time.perf_counter() - t0
     t0 = time.perf_counter()
-    _count(rt, spec, template, params, result)
+    result = stage_counts(rt, batch)
+    result.skipped = [p.label for p in phases if p.skipped]
     timings["count"] = time.perf_counter() - t0
+    result.timings = timings
     say(result.report())
     return result
+
+
+def staging_template(batch: BatchParams) -> str:
+    """The entity's staging template for the batch's source (BadInput when it has none)."""
+    template = batch.spec.staging_template.get(batch.source.name)
+    if not template:
+        raise BadInput(f"{batch.spec.name} has no staging template for source {batch.source.name}")
+    return template
+
+
+class Phase(NamedTuple):
+    label: str  # prepare | rejects | batch (StageResult.timings, .skipped)
+    statements: list[Statement]
+    skipped: bool = False  # its CTAS was written by an earlier run and is left out
+
+
+def stage_phases(batch: BatchParams, written: Callable[[str], bool]) -> list[Phase]:
+    """The stage step's statements by phase, in order: ``prepare`` (the idempotent DDL), then
+    ``rejects`` and ``batch``: each a CTAS, left out when its prefix already holds files (engines
+    write a CTAS atomically into an empty prefix and Athena refuses a non-empty one, so files mean
+    a finished CTAS), then the DROP of the CTAS table. The CTAS table is only the vehicle of the
+    write; a crash after the CTAS leaves it behind, so the DROP runs either way.
+    ``written(prefix)`` says whether a prefix holds files (the object store; rendering: never).
+    """
+    template = staging_template(batch)
+    spec, batch_id = batch.spec, batch.batch_id
+    phases = [Phase("prepare", bootstrap_statements(batch))]
+    for label, name, prefix, table_param in (
+        ("rejects", f"{template}_rejects", rejects_prefix(spec.name, batch_id),
+         "rejects_ctas_table"),
+        ("batch", template, staging_prefix(spec.name, batch_id), "ctas_table"),
+    ):
+        done = written(prefix)
+        statements = [] if done else [batch.statement(name, STAGING_NS)]
+        statements.append(batch.statement("stage_drop_ctas", STAGING_NS,
+                                          drop_table=batch.params[table_param]))
+        phases.append(Phase(label, statements, done))
+    return phases
+
+
+def stage_statements(batch: BatchParams, written: Callable[[str], bool]) -> list[Statement]:
+    """The statements of the stage step, in execution order (see ``stage_phases``)."""
+    return [s for phase in stage_phases(batch, written) for s in phase.statements]
 
 
 def require_archived(rt: Runtime, spec: EntitySpec, source: Source, ingest_date: str) -> None:
@@ -160,29 +180,56 @@ def require_archived(rt: Runtime, spec: EntitySpec, source: Source, ingest_date:
         raise BadInput(f"{hint} (no rendition of {', '.join(missing)})")
 
 
-def _count(rt: Runtime, spec: EntitySpec, template: str, params: dict[str, str],
-           result: StageResult) -> None:
-    batch = rt.engine.execute(render("stage_count_batch", params)).dicts()[0]
-    staged, distinct = int(batch["staged"] or 0), int(batch["distinct_keys"] or 0)
+def stage_counts(rt: Runtime, batch: BatchParams) -> StageResult:
+    """What the staging Athena (or the local engine) just wrote, read back with queries.
+
+    Refused when staging breaks its one-row-per-key promise or the batch id already holds
+    staging of another date.
+    """
+    spec = batch.spec
+    result = StageResult(spec.name, batch.source.name, batch.ingest_date, batch.batch_id,
+                         staging_uri=batch.params["staging_location"],
+                         rejects_uri=batch.params["rejects_location"])
+    template = staging_template(batch)
+    context = batch.context(STAGING_NS)
+    batch_row = rt.engine.execute(batch.sql("stage_count_batch"), context).dicts()[0]
+    staged, distinct = int(batch_row["staged"] or 0), int(batch_row["distinct_keys"] or 0)
     if staged != distinct:
         # The staging template broke its one-row-per-key promise: stop before SCD2 reads it.
         raise Refused(f"{spec.name} batch {result.batch_id} has {staged} rows but {distinct} "
                       f"distinct {spec.key} values; staging must hold one row per key")
-    dates = {str(v) for v in (batch.get("first_file_date"), batch.get("last_file_date")) if v}
+    dates = {str(v) for v in (batch_row.get("first_file_date"), batch_row.get("last_file_date"))
+             if v}
     if dates and dates != {result.ingest_date}:
         raise Refused(f"batch {result.batch_id} already holds {spec.name} staged from "
                       f"{', '.join(sorted(dates))}, not {result.ingest_date}; use a new batch id")
     result.staged = staged
-    for row in rt.engine.execute(render("stage_count_rejects", params)).dicts():
+    for row in rt.engine.execute(batch.sql("stage_count_rejects"), context).dicts():
         result.reasons[str(row["reason_code"])] = int(row["row_count"])
     result.duplicates = result.reasons.pop(DUPLICATE_CODE, 0)
     result.rejected = sum(result.reasons.values())
     counts_template = f"{template}_counts"
     if counts_template in template_names():
-        rows = rt.engine.execute(render(counts_template, params)).dicts()
+        rows = rt.engine.execute(batch.sql(counts_template), context).dicts()
         for name, value in (rows[0] if rows else {}).items():
             n = int(value or 0)
             if name in ("rows_read", "excluded", "invalid_dates"):
                 setattr(result, name, n)
             else:
                 result.extra[name] = n
+    return result
+
+
+def ledger_result(result: StageResult) -> dict[str, Any]:
+    """What the stage step records in the ledger: the result, with the batch report's counts."""
+    out = result.to_dict()
+    counts = {
+        "read": out.get("rows_read"),
+        "excluded": out.get("excluded"),
+        "rejected": out.get("rejected"),
+        "duplicates": out.get("duplicates"),
+        "staged": out.get("staged"),
+        "invalid_dates": out.get("invalid_dates"),
+    }
+    out["counts"] = {k: v for k, v in counts.items() if v is not None}
+    return out

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Protocol
 
-from ppstack.engine.base import SqlEngine
+from ppstack.engine.base import DEFAULT_CATALOG
 from ppstack.entities.spec import (
     BIGINT,
     DATE,
@@ -81,7 +82,13 @@ def ddl_columns(columns: tuple, indent: int = 2) -> str:
                                         for c in columns)
 
 
-def entity_params(spec: EntitySpec, engine: SqlEngine, bucket: str) -> dict[str, str]:
+class TableNamer(Protocol):
+    """What ``entity_params`` needs of an engine: how SQL names a table (``SqlEngine.table_ref``)."""
+
+    def table_ref(self, namespace: str, table: str) -> str: ...
+
+
+def entity_params(spec: EntitySpec, engine: TableNamer, bucket: str) -> dict[str, str]:
     business = [c.name for c in spec.fields]
     date_fields = [c.name for c in spec.fields if c.type == DATE]
     params = {
@@ -96,6 +103,8 @@ def entity_params(spec: EntitySpec, engine: SqlEngine, bucket: str) -> dict[str,
         "staging_table": engine.table_ref(STAGING_NS, spec.staging_table),
         "rejects_table": engine.table_ref(STAGING_NS, spec.rejects_table),
         "conformed_table": engine.table_ref(CONFORMED_NS, spec.conformed_table),
+        # DDL names the table inside its catalog; the catalog goes in the execution context.
+        "conformed_table_name": spec.conformed_table,
         "business_columns": column_list(business),
         "business_columns_s": column_list(business, "s"),
         "staging_columns": column_list([c.name for c in staging_columns(spec)]),
@@ -149,6 +158,28 @@ def table_ref_for(backend: str, table_bucket: str, namespace: str, table: str) -
     if backend == "aws" and namespace == CONFORMED_NS:
         return f'"s3tablescatalog/{table_bucket}"."{namespace}"."{table}"'
     return f"{namespace}.{table}"
+
+
+def catalog_for(backend: str, table_bucket: str, namespace: str) -> str:
+    """The catalog a namespace lives in: on AWS the conformed namespace is in the S3 Tables
+    federated catalog ``s3tablescatalog/<table bucket>``, raw and staging in the account's
+    default Glue catalog (the local engine has one catalog and is given the same names).
+    ref: https://docs.aws.amazon.com/athena/latest/ug/gdc-register-s3-table-bucket-cat.html
+    """
+    if backend == "aws" and namespace == CONFORMED_NS:
+        return f"s3tablescatalog/{table_bucket}"
+    return DEFAULT_CATALOG
+
+
+class TableRefs:
+    """``table_ref`` of a backend without an engine: rendering needs no AWS access or catalog."""
+
+    def __init__(self, backend: str, table_bucket: str) -> None:
+        self.backend = backend
+        self.table_bucket = table_bucket
+
+    def table_ref(self, namespace: str, table: str) -> str:
+        return table_ref_for(self.backend, self.table_bucket, namespace, table)
 
 
 def ctas_table_names(spec: EntitySpec, batch_id: str) -> tuple[str, str]:

@@ -10,11 +10,17 @@
 -- * All names lower case ([a-z0-9_]); otherwise Glue/Athena cannot see the table.
 --   ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-tables-buckets-naming.html
 -- * IF NOT EXISTS: bootstrapping is safe to repeat before every run.
+-- * Named <database>.<table> without a catalog: Athena parses DDL with Hive's grammar, which has
+--   no catalog part, so the S3 Tables catalog "s3tablescatalog/<table bucket>" is given in the
+--   statement's QueryExecutionContext instead.
+--   ref: https://docs.aws.amazon.com/athena/latest/ug/gdc-register-s3-table-bucket-cat.html
+-- * On AWS the deployment (CloudFormation) creates this table with its snapshot settings, and the
+--   pipeline does not run this statement there; locally it creates the Iceberg table.
 -- * Columns come from the entity spec (ppstack.entities.spec.conformed_columns): business fields in
 --   fingerprint order, then active_from / active_to / is_current, then lineage.
 -- * Not partitioned: one entity type is a few hundred thousand rows, and every SCD2 statement reads
 --   all current rows anyway; partitioning would only multiply small files.
-CREATE TABLE IF NOT EXISTS {{conformed_table}} (
+CREATE TABLE IF NOT EXISTS {{conformed_db}}.{{conformed_table_name}} (
   {{conformed_ddl_columns}}
 )
 TBLPROPERTIES ('table_type' = 'ICEBERG')
