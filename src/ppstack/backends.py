@@ -56,22 +56,12 @@ def dynamodb_endpoint(settings: Settings) -> str | None:
 
 
 def make_dynamodb(settings: Settings) -> Any:
-    """A low-level boto3 DynamoDB client for the configured endpoint."""
-    import boto3
-    from botocore.config import Config
+    """A low-level boto3 DynamoDB client for the configured endpoint (starting the local
+    DynamoDB server when the local backend has no explicit endpoint)."""
+    from ppstack.serving.client import make_client
 
-    endpoint = dynamodb_endpoint(settings)
-    kwargs: dict[str, Any] = {
-        "region_name": settings.region,
-        "config": Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
-    }
-    if endpoint is not None:
-        kwargs["endpoint_url"] = endpoint
-        if settings.backend != "aws":
-            # dynalite checks that a signature is present, not whose it is.
-            kwargs.setdefault("aws_access_key_id", "local")
-            kwargs.setdefault("aws_secret_access_key", "local")
-    return boto3.client("dynamodb", **kwargs)
+    return make_client(settings.region, dynamodb_endpoint(settings),
+                       local=settings.backend != "aws")
 
 
 @dataclass

@@ -1,14 +1,26 @@
-"""Progress of long steps, as a tiny port: layers report, the CLI draws.
+"""Progress of long work, as a tiny port: layers report, the CLI draws.
 
-A layer that loops over many items takes a ``MeterFactory`` and reports through the ``Meter`` it
-returns; it never imports click or writes to a terminal. ``cli.progress.bar_factory`` draws
-click progress bars on stderr; the default draws nothing.
+Two kinds, one name each, everywhere:
+
+- ``progress: Progress`` is a message about what a step is doing ("stage ...", "resuming batch
+  ..."); the CLI prints it on stderr, ``quiet`` drops it.
+- ``meter: Meter`` counts units of a loop over many items (DynamoDB writes): ``total(n)`` once
+  the count is known, ``step(n)`` as units finish. ``cli.progress.bar_factory`` draws click
+  progress bars on stderr; ``NULL_METER`` draws nothing.
+
+A layer never imports click or writes to a terminal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Protocol
+
+Progress = Callable[[str], None]
+
+
+def quiet(_msg: str) -> None:
+    """A ``Progress`` that says nothing."""
 
 
 class Meter(Protocol):
@@ -37,5 +49,8 @@ class NullMeter:
         pass
 
 
+NULL_METER: Meter = NullMeter()
+
+
 def no_meter(_label: str) -> Meter:
-    return NullMeter()
+    return NULL_METER

@@ -25,6 +25,23 @@ def synced(rt: Runtime, snaps: list[dict]) -> Scd2Model:
     return model
 
 
+class Seen:
+    """A meter that remembers the steps it was told."""
+
+    def __init__(self, steps: list[int]) -> None:
+        self.steps = steps
+        self.totals: list[int] = []
+
+    def total(self, n: int) -> None:
+        self.totals.append(n)
+
+    def step(self, n: int) -> None:
+        self.steps.append(n)
+
+    def close(self) -> None:
+        pass
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(snaps=snapshots)
 def test_rebuild_rows_equals_incremental_sync(
@@ -34,7 +51,7 @@ def test_rebuild_rows_equals_incremental_sync(
     model = synced(incremental, snaps)
     rebuilt = new_runtime()
     seen: list[int] = []
-    stats = rebuild_rows(rebuilt, SPEC, model.all_rows(), progress=seen.append)
+    stats = rebuild_rows(rebuilt, SPEC, model.all_rows(), meter=Seen(seen))
     a = scan_all(incremental.dynamodb, incremental.settings.dynamodb_table)
     b = scan_all(rebuilt.dynamodb, rebuilt.settings.dynamodb_table)
     assert a == b == project(SPEC, model.all_rows())

@@ -88,16 +88,6 @@ def get_client() -> Any:
 
 
 def _make_client(cfg: ApiConfig) -> Any:
-    import boto3
-    from botocore.config import Config
+    from ppstack.serving.client import make_client
 
-    kwargs: dict[str, Any] = {
-        "region_name": cfg.region,
-        # Short timeouts: API Gateway gives up after 29 s, and a stuck read should fail fast.
-        "config": Config(connect_timeout=2, read_timeout=5,
-                         retries={"mode": "standard", "max_attempts": 3},
-                         max_pool_connections=32),
-    }
-    if cfg.endpoint:
-        kwargs["endpoint_url"] = cfg.endpoint
-    return boto3.client("dynamodb", **kwargs)
+    return make_client(cfg.region, cfg.endpoint, fail_fast=True)

@@ -50,7 +50,7 @@ def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild:
         bar = bar_factory(quiet)(f"rebuild {spec.name}")
         try:
             with runtime(ctx) as rt, entity_lock(rt, spec.name, "rebuild"):
-                rebuilt = run_rebuild(rt, spec, progress=bar.step, on_total=bar.total)
+                rebuilt = run_rebuild(rt, spec, meter=bar)
         finally:
             bar.close()
         emit_record(rebuilt.to_dict(), fmt)
@@ -61,7 +61,7 @@ def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild:
     bar = bar_factory(quiet)(f"sync {spec.name}")
     try:
         with runtime(ctx) as rt:
-            stats = sync_batch(rt, spec, batch_id, progress=bar.step, on_total=bar.total)
+            stats = sync_batch(rt, spec, batch_id, meter=bar)
     finally:
         bar.close()
     emit_record(stats.to_dict(), fmt)
@@ -93,7 +93,7 @@ def reconcile_command(ctx: click.Context, entity: str, repair: bool, fmt: str) -
         bar = bar_factory(bool(ctx.obj.get("quiet")))(f"repair {spec.name}")
         try:
             with runtime(ctx) as rt, entity_lock(rt, spec.name, "repair"):
-                stats = run_repair(rt, spec, progress=bar.step, on_total=bar.total)
+                stats = run_repair(rt, spec, meter=bar)
         finally:
             bar.close()
         emit_record(stats.to_dict(), fmt)

@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from ppstack.engine.registry import ExternalTable
 from ppstack.errors import EngineError
+from ppstack.sql import literal
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -169,10 +170,6 @@ def _enumerate_partitions(template: str, keys: list[str], objects: ObjectRoot,
     return out
 
 
-def _quote(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -202,8 +199,8 @@ def read_sql(table: ExternalTable, objects: ObjectRoot, pinned: dict[str, list[s
             value = f"CAST({_ident(src)} AS {dtype})" if src else f"CAST(NULL AS {dtype})"
             cols.append(f"{value} AS {_ident(name)}")
         for name, dtype in keys:
-            cols.append(f"CAST({_quote(values[name])} AS {dtype}) AS {_ident(name)}")
-        file_list = "[" + ", ".join(_quote(str(f)) for f in files) + "]"
+            cols.append(f"CAST({literal(values[name])} AS {dtype}) AS {_ident(name)}")
+        file_list = "[" + ", ".join(literal(str(f)) for f in files) + "]"
         parts.append(f"SELECT {', '.join(cols)} FROM read_parquet({file_list}, "
                      "union_by_name = true, hive_partitioning = false)")
     if not parts:
@@ -227,7 +224,7 @@ def write_parquet_atomically(con: object, select_sql: str, directory: Path, comp
     tmp = directory / f".tmp-{uuid.uuid4().hex}.parquet"
     try:
         rows = con.execute(  # type: ignore[attr-defined]
-            f"COPY ({select_sql}) TO {_quote(str(tmp))} (FORMAT parquet, COMPRESSION {compression})"
+            f"COPY ({select_sql}) TO {literal(str(tmp))} (FORMAT parquet, COMPRESSION {compression})"
         ).fetchall()
         os.rename(tmp, directory / new_file_name())
     finally:

@@ -33,6 +33,7 @@ from ppstack.engine.registry import ExternalTable, Registry, check_name
 from ppstack.engine.router import Kind
 from ppstack.errors import EngineError
 from ppstack.settings import Settings
+from ppstack.sql import literal
 
 # CTAS write_compression -> DuckDB Parquet codec.
 _COMPRESSION = {"snappy": "snappy", "gzip": "gzip", "zstd": "zstd", "lz4": "lz4",
@@ -413,7 +414,7 @@ class LocalEngine:
                 raise EngineError("INSERT into a partitioned table needs non-NULL partition values")
             values = {k: [str(v)] for k, v in zip(keys, combo, strict=True)}
             ((_vals, directory),) = ext.partition_dirs(definition, self.objects, values)
-            cond = " AND ".join(f'CAST("{k}" AS VARCHAR) = {_lit(str(v))}' for k, v in zip(keys, combo, strict=True))
+            cond = " AND ".join(f'CAST("{k}" AS VARCHAR) = {literal(str(v))}' for k, v in zip(keys, combo, strict=True))
             ext.write_parquet_atomically(self.con, f"SELECT {data_cols} FROM {scratch} WHERE {cond}",
                                          directory, "snappy")
         return Result(rowcount=n)
@@ -526,10 +527,6 @@ def _rebind(table: exp.Table, relation: str, alias: str | None) -> None:
     table.set("version", None)
     if alias is not None and not table.alias:
         table.set("alias", exp.TableAlias(this=exp.to_identifier(alias or old)))
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _iceberg_type_name(t: Any) -> str:

@@ -23,7 +23,6 @@ the conformed table, so that a later date can run.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from ppstack.backends import Runtime
@@ -40,17 +39,11 @@ from ppstack.pipeline.guards import check_effective_date, last_applied_in_table
 from ppstack.pipeline.ledger import FAILED, BatchRecord, Ledger, utc_now
 from ppstack.pipeline.lock import EntityLock, SimulatedKill
 from ppstack.pipeline.steps import BatchContext, Step, default_steps, ensure_conformed
-from ppstack.progress import MeterFactory, no_meter
+from ppstack.progress import MeterFactory, Progress, no_meter, quiet
 from ppstack.sql.params import STAGING_NS
-
-Progress = Callable[[str], None]
 
 # A batch given up before ``closed`` (``abandon_batch``): it never touched the conformed table.
 ABANDONED = "abandoned"
-
-
-def _quiet(_msg: str) -> None:
-    pass
 
 
 def raw_files(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str) -> list[dict[str, Any]]:
@@ -66,7 +59,7 @@ def raw_files(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str) -> l
 
 
 def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
-               steps: tuple[Step, ...], progress: Progress = _quiet
+               steps: tuple[Step, ...], progress: Progress = quiet
                ) -> tuple[BatchRecord, BatchParams]:
     """The ledger record this run works on: resumed, already complete, or new (or Refused),
     and the batch's parameters, built once here for every later layer."""
@@ -186,7 +179,7 @@ def run_steps(ctx: BatchContext, steps: tuple[Step, ...], *, stop_after: str | N
 
 def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: str, *,
               allow_mass_delete: bool = False, steps: tuple[Step, ...] | None = None,
-              progress: Progress = _quiet, stop_after: str | None = None,
+              progress: Progress = quiet, stop_after: str | None = None,
               meter: MeterFactory = no_meter, until: str | None = None) -> BatchRecord:
     """Apply the ``ingest_date`` delivery of ``source`` to ``entity``; returns its ledger record.
 

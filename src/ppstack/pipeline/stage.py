@@ -30,10 +30,9 @@ from ppstack.errors import BadInput, NotFound, Refused
 from ppstack.layout import rejects_prefix, rendition_prefix, staging_prefix
 from ppstack.pipeline.batch import BatchParams, Statement
 from ppstack.pipeline.bootstrap import bootstrap_statements
+from ppstack.progress import Progress
 from ppstack.sql import template_names
 from ppstack.sql.params import STAGING_NS
-
-Progress = Callable[[str], None]
 
 DUPLICATE_CODE = "duplicate"
 

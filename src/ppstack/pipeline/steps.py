@@ -28,7 +28,7 @@ often it runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ppstack.backends import Runtime, created_by_deployment
@@ -36,7 +36,7 @@ from ppstack.entities.spec import EntitySpec
 from ppstack.pipeline.batch import BatchParams, Statement, context_for
 from ppstack.pipeline.guards import check_mass_delete
 from ppstack.pipeline.ledger import BatchRecord
-from ppstack.progress import MeterFactory, no_meter
+from ppstack.progress import MeterFactory, Progress, no_meter, quiet
 from ppstack.settings import Settings
 from ppstack.sql import render
 from ppstack.sql.params import CONFORMED_NS, STAGING_NS, TableRefs, entity_params
@@ -55,7 +55,7 @@ class BatchContext:
     source: str
     record: BatchRecord
     allow_mass_delete: bool = False
-    progress: Callable[[str], None] = field(default=lambda _msg: None)
+    progress: Progress = quiet
     meter: MeterFactory = no_meter  # progress bars for long loops (the DynamoDB sync)
     batch: BatchParams = None  # type: ignore[assignment]  # filled in by __post_init__
 
@@ -225,7 +225,7 @@ def _sync_finish(ctx: BatchContext, _checked: dict[str, Any],
 
     bar = ctx.meter(f"sync {ctx.spec.name}")
     try:
-        stats = sync_batch(ctx.rt, ctx.spec, ctx.batch_id, progress=bar.step, on_total=bar.total)
+        stats = sync_batch(ctx.rt, ctx.spec, ctx.batch_id, meter=bar)
     finally:
         bar.close()
     return {"dynamodb": stats.to_dict()}

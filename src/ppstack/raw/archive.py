@@ -18,7 +18,7 @@ Nothing here rewrites or deletes anything under ``raw/`` or ``raw_tabular/``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -29,11 +29,11 @@ from ppstack import layout
 from ppstack.backends import Runtime
 from ppstack.entities.spec import EntitySpec, Member, Source
 from ppstack.errors import AlreadyExists, BadInput, NotFound
+from ppstack.progress import Progress
 from ppstack.raw import readers, renditions
 from ppstack.storage.base import ObjectStore, PreconditionFailed
 
 MANIFEST_FORMAT = 1
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

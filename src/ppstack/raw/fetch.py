@@ -20,7 +20,6 @@ publisher produced the file), else today in UTC.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +28,7 @@ from ppstack import layout
 from ppstack.backends import Runtime
 from ppstack.entities.spec import EntitySpec, Source
 from ppstack.errors import BadInput, NotFound
-from ppstack.progress import MeterFactory, no_meter
+from ppstack.progress import MeterFactory, Progress, no_meter
 from ppstack.raw import download as dl
 from ppstack.raw.archive import archive_inputs, load_manifest
 from ppstack.raw.readers import InputFile
@@ -66,7 +65,7 @@ def source_url(source: Source, url: str | None) -> str:
 def fetch(rt: Runtime, spec: EntitySpec, source: Source, *, url: str | None = None,
           ingest_date: str | None = None, max_bytes: int = dl.DEFAULT_MAX_BYTES,
           timeout: float = dl.DEFAULT_TIMEOUT, deadline: float = dl.DEFAULT_DEADLINE,
-          progress: Callable[[str], None] | None = None,
+          progress: Progress | None = None,
           meter: MeterFactory = no_meter) -> FetchResult:
     """Download ``source``'s publication for ``spec`` and archive it when it is new."""
     say = progress or (lambda _msg: None)

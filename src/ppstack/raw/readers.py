@@ -86,16 +86,6 @@ class _Unit:
     member: Member | None = None
 
 
-def read_paths(source: Source, paths: Sequence[Path]) -> Delivery:
-    files = []
-    for p in paths:
-        path = Path(p)
-        if not path.is_file():
-            raise BadInput(f"{path}: no such file")
-        files.append(InputFile(path.name, path.read_bytes()))
-    return read_delivery(source, files)
-
-
 def read_delivery(source: Source, files: Sequence[InputFile]) -> Delivery:
     """Parse and check every member completely; nothing is returned unless all of it is valid."""
     if not files:

@@ -29,13 +29,14 @@ therefore redoes what is missing and rewrites the rest with identical content.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ppstack.progress import NULL_METER, Meter
 from ppstack.serving import retry
 from ppstack.serving.keys import CURRENT_SK
 from ppstack.serving.plan import DELETE, INSERT, UPDATE, EntityPlan
@@ -132,7 +133,7 @@ class Applier:
         self,
         plans: Iterable[EntityPlan],
         chunk_size: int = DEFAULT_CHUNK,
-        progress: Callable[[int], None] | None = None,
+        meter: Meter = NULL_METER,
     ) -> SyncStats:
         """Apply ``plans`` chunk by chunk; a generator keeps only one chunk of plans in memory."""
         stats = SyncStats()
@@ -146,8 +147,7 @@ class Applier:
                     else:
                         stats.deleted += 1
                 self._apply_chunk(pool, chunk, stats)
-                if progress is not None:
-                    progress(len(chunk))
+                meter.step(len(chunk))
         return stats
 
     def _apply_chunk(

@@ -29,7 +29,7 @@ from typing import Any
 
 from ppstack.entities.spec import EntitySpec
 from ppstack.errors import PpstackError
-from ppstack.serving.keys import CURRENT_SK, item_pk, search_pk
+from ppstack.serving.keys import CURRENT_SK, search_pk
 from ppstack.serving.projection import (
     Item,
     Row,
@@ -166,7 +166,3 @@ def plan_entity(spec: EntitySpec, rows: Iterable[Row]) -> EntityPlan:
         ),
         absent=tuple(f for f in spec.field_names if f not in current_item) if kind == DELETE else (),
     )
-
-
-def item_key(spec: EntitySpec, eid: str) -> dict[str, dict[str, str]]:
-    return {"PK": {"S": item_pk(spec.name, eid)}, "SK": {"S": CURRENT_SK}}

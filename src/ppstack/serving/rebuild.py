@@ -10,12 +10,13 @@ ends equal to the projection and ``ppstack reconcile`` is empty.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from ppstack.entities.spec import EntitySpec
+from ppstack.progress import NULL_METER, Meter
 from ppstack.serving import retry
 from ppstack.serving.apply import DEFAULT_WORKERS
 from ppstack.serving.keys import CURRENT_SK, search_pk
@@ -60,7 +61,7 @@ def write_items(
     items: list[Item],
     *,
     workers: int = DEFAULT_WORKERS,
-    progress: Callable[[int], None] | None = None,
+    meter: Meter = NULL_METER,
 ) -> int:
     """Unconditional BatchWriteItem puts of distinct items, ``workers`` requests in flight."""
     requests = [{"PutRequest": {"Item": i}} for i in items]
@@ -69,8 +70,7 @@ def write_items(
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for n in pool.map(lambda c: retry.batch_write(client, table, c), chunks):
             written += n
-            if progress is not None:
-                progress(n)
+            meter.step(n)
     return written
 
 
@@ -80,13 +80,11 @@ def rebuild_rows(
     rows: Iterable[Row],
     *,
     workers: int = DEFAULT_WORKERS,
-    progress: Callable[[int], None] | None = None,
-    on_total: Callable[[int], None] | None = None,
+    meter: Meter = NULL_METER,
 ) -> RebuildStats:
     """Write every item ``rows`` (ALL conformed rows of the entity) imply.
 
-    ``on_total`` receives the item count before writing starts (to size a progress bar);
-    ``progress`` receives the number of items each finished request wrote.
+    ``meter`` counts items: the total before writing starts, then what each request wrote.
     """
     from ppstack.serving.reconcile import scan_entity
     from ppstack.serving.repair import RepairPlan, RepairStats, apply_repair
@@ -97,11 +95,10 @@ def rebuild_rows(
     # Found before writing: the extras are what the table holds beyond the projection.
     found = scan_entity(rt.dynamodb, rt.settings.dynamodb_table, spec, workers)
     extras = sorted(k for k in found if k not in expected)
-    if on_total is not None:
-        on_total(len(items) + len(extras))
-    write_items(rt.dynamodb, rt.settings.dynamodb_table, items, workers=workers, progress=progress)
+    meter.total(len(items) + len(extras))
+    write_items(rt.dynamodb, rt.settings.dynamodb_table, items, workers=workers, meter=meter)
     apply_repair(rt.dynamodb, rt.settings.dynamodb_table, RepairPlan([], [], extras, RepairStats()),
-                 workers=workers, progress=progress)
+                 workers=workers, meter=meter)
     stats = count_items(spec, items)
     stats.extra_deleted = len(extras)
     return stats

@@ -18,12 +18,13 @@ repair is finished by running it again. The same routine brings DynamoDB in step
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from ppstack.entities.spec import EntitySpec
+from ppstack.progress import NULL_METER, Meter
 from ppstack.serving import retry
 from ppstack.serving.apply import DEFAULT_WORKERS
 from ppstack.serving.keys import CURRENT_SK
@@ -79,39 +80,35 @@ def plan_repair(expected: dict[ItemKey, Item], actual: dict[ItemKey, Item]) -> R
     return RepairPlan(first, current, deletes, stats)
 
 
-def _write(client: Any, table: str, requests: list[dict], workers: int,
-           progress: Callable[[int], None] | None) -> None:
+def _write(client: Any, table: str, requests: list[dict], workers: int, meter: Meter) -> None:
     """BatchWriteItem requests of distinct keys, ``workers`` requests in flight."""
     chunks = list(retry.chunked(requests, retry.BATCH_WRITE_MAX))
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for n in pool.map(lambda c: retry.batch_write(client, table, c), chunks):
-            if progress is not None:
-                progress(n)
+            meter.step(n)
 
 
 def apply_repair(client: Any, table: str, plan: RepairPlan, *, workers: int = DEFAULT_WORKERS,
-                 progress: Callable[[int], None] | None = None) -> RepairStats:
+                 meter: Meter = NULL_METER) -> RepairStats:
     """Run the plan's three phases in order (each phase completes before the next starts)."""
     for items in (plan.puts_first, plan.puts_current):
-        _write(client, table, [{"PutRequest": {"Item": i}} for i in items], workers, progress)
+        _write(client, table, [{"PutRequest": {"Item": i}} for i in items], workers, meter)
     deletes = [{"DeleteRequest": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}}
                for pk, sk in plan.deletes]
-    _write(client, table, deletes, workers, progress)
+    _write(client, table, deletes, workers, meter)
     return plan.stats
 
 
 def repair_rows(rt: Any, spec: EntitySpec, rows: Iterable[Row], *, workers: int = DEFAULT_WORKERS,
-                progress: Callable[[int], None] | None = None,
-                on_total: Callable[[int], None] | None = None) -> RepairStats:
+                meter: Meter = NULL_METER) -> RepairStats:
     """Make the entity's items equal ``project(spec, rows)`` (``rows``: ALL conformed rows)."""
     expected = project(spec, rows)
     ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
     actual = scan_entity(rt.dynamodb, rt.settings.dynamodb_table, spec, workers)
     plan = plan_repair(expected, actual)
-    if on_total is not None:
-        on_total(plan.stats.writes)
+    meter.total(plan.stats.writes)
     return apply_repair(rt.dynamodb, rt.settings.dynamodb_table, plan, workers=workers,
-                        progress=progress)
+                        meter=meter)
 
 
 def repair(rt: Any, spec: EntitySpec | str, **kwargs: Any) -> RepairStats:

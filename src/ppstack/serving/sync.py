@@ -14,12 +14,13 @@ longer describe what those batches did.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from ppstack.entities.spec import EntitySpec
 from ppstack.errors import PpstackError
 from ppstack.layout import check_batch_id
+from ppstack.progress import NULL_METER, Meter
 from ppstack.serving.apply import DEFAULT_CHUNK, DEFAULT_WORKERS, Applier, SyncStats
 from ppstack.serving.plan import EntityPlan, plan_entity
 from ppstack.serving.projection import Row, group_by_key
@@ -52,24 +53,21 @@ def sync_rows(
     *,
     workers: int = DEFAULT_WORKERS,
     chunk_size: int = DEFAULT_CHUNK,
-    progress: Callable[[int], None] | None = None,
-    on_total: Callable[[int], None] | None = None,
+    meter: Meter = NULL_METER,
 ) -> SyncStats:
     """Apply batch ``batch_id`` given its conformed rows; safe to repeat, any time.
 
-    ``on_total`` learns the number of entities once planned; ``progress`` is told as each
-    chunk of entities is written.
+    ``meter`` counts entities: its total once they are planned, a step per written chunk.
     """
     check_batch_id(batch_id)
     groups = _groups(spec, batch_id, rows)
-    if on_total is not None:
-        on_total(len(groups))
+    meter.total(len(groups))
     ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
     # Plans are made chunk by chunk as the applier asks for them: a full initial load (180k
     # keys, ~1.8M token items) never holds every plan at once.
     plans = (plan_entity(spec, groups[k]) for k in sorted(groups))
     return Applier(rt.dynamodb, rt.settings.dynamodb_table, workers).apply(
-        plans, chunk_size, progress
+        plans, chunk_size, meter
     )
 
 

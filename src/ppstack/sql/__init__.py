@@ -98,5 +98,9 @@ def render(name: str, params: dict[str, str]) -> str:
 
 
 def literal(value: str) -> str:
-    """A SQL string literal."""
+    """A SQL string literal: quotes doubled, as Athena (Trino) and DuckDB both read them.
+
+    The one quoting function of the project; values from users are validated before they
+    reach it (``layout.check_date`` / ``check_batch_id``).
+    """
     return "'" + value.replace("'", "''") + "'"
