@@ -6,7 +6,6 @@ lives; here a stand-in module records the calls.
 
 from __future__ import annotations
 
-import sys
 import types
 from typing import Any
 
@@ -92,7 +91,7 @@ def fake_pipeline(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     run.prepare_pending = lambda rt: calls.append(("prepare_pending",)) or {"ready": False}
     run.advance = lambda rt, state, step: calls.append(("advance", step)) or state
     run.record_failure = lambda rt, state, error: calls.append(("record_failure", error)) or state
-    monkeypatch.setitem(sys.modules, "ppstack.pipeline.aws_steps", run)
+    monkeypatch.setattr(aws_handler, "_steps", lambda: run)
     monkeypatch.setattr(aws_handler, "_runtime", lambda: object())
     return calls
 
@@ -126,10 +125,7 @@ def test_sync_bad_batch_id_is_refused(fake_pipeline: list[tuple[Any, ...]]) -> N
     assert fake_pipeline == []
 
 
-def test_step_missing_pipeline_function_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ppstack.errors import PpstackError
-
-    monkeypatch.setitem(sys.modules, "ppstack.pipeline.aws_steps", types.ModuleType("ppstack.pipeline.aws_steps"))
-    monkeypatch.setattr(aws_handler, "_runtime", lambda: object())
-    with pytest.raises(PpstackError, match="prepare_batch is not available"):
-        aws_handler.step({"action": "prepare", "state": S3_EVENT})
+def test_step_driver_is_the_real_module_with_every_function_the_handlers_call() -> None:
+    steps = aws_handler._steps()
+    for name in ("prepare_batch", "prepare_pending", "advance", "record_failure"):
+        assert callable(getattr(steps, name)), name

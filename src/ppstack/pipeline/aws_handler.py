@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from importlib import import_module
+from types import ModuleType
 from typing import Any
 
-from ppstack.errors import BadInput, PpstackError
+from ppstack.errors import BadInput
 
 Event = dict[str, Any]
 
@@ -105,13 +105,12 @@ def step(event: Event, context: Any = None) -> dict[str, Any]:
     if action == "prepare":
         trigger = parse_trigger(state)
         if trigger["trigger"] == "schedule":
-            return _json(_call("ppstack.pipeline.aws_steps", "prepare_pending", runtime))
-        return _json(_call("ppstack.pipeline.aws_steps", "prepare_batch", runtime, trigger["entity"],
-                           trigger["source"], trigger["ingest_date"]))
+            return _json(_steps().prepare_pending(runtime))
+        return _json(_steps().prepare_batch(runtime, trigger["entity"], trigger["source"],
+                                            trigger["ingest_date"]))
     if action == "advance":
-        return _json(_call("ppstack.pipeline.aws_steps", "advance", runtime, state, event["step"]))
-    return _json(_call("ppstack.pipeline.aws_steps", "record_failure", runtime, state,
-                       event.get("error") or {}))
+        return _json(_steps().advance(runtime, state, event["step"]))
+    return _json(_steps().record_failure(runtime, state, event.get("error") or {}))
 
 
 def sync(event: Event, context: Any = None) -> dict[str, Any]:
@@ -123,7 +122,7 @@ def sync(event: Event, context: Any = None) -> dict[str, Any]:
     from ppstack.layout import check_batch_id
 
     check_batch_id(str(state["batch_id"]))
-    return _json(_call("ppstack.pipeline.aws_steps", "advance", _runtime(), state, "sync"))
+    return _json(_steps().advance(_runtime(), state, "sync"))
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -135,13 +134,11 @@ def _runtime() -> Any:
     return open_runtime(backend="aws")
 
 
-def _call(module: str, name: str, *args: Any) -> Any:
-    """Call ``module.name`` imported on first use; a missing one is a clear deployment error."""
-    try:
-        function = getattr(import_module(module), name)
-    except (ImportError, AttributeError) as e:
-        raise PpstackError(f"{module}.{name} is not available in this deployment: {e}") from e
-    return function(*args)
+def _steps() -> ModuleType:
+    """The step driver, imported on first use: a cold start pays only for what it runs."""
+    from ppstack.pipeline import aws_steps
+
+    return aws_steps
 
 
 def _json(value: Any) -> dict[str, Any]:
