@@ -100,7 +100,17 @@ def render(name: str, params: dict[str, str]) -> str:
 def literal(value: str) -> str:
     """A SQL string literal: quotes doubled, as Athena (Trino) and DuckDB both read them.
 
-    The one quoting function of the project; values from users are validated before they
-    reach it (``layout.check_date`` / ``check_batch_id``).
+    The one quoting function of the project for statements Trino parses (DML, CTAS); values from
+    users are validated before they reach it (``layout.check_date`` / ``check_batch_id``). DDL,
+    which Athena parses with Hive's grammar, uses ``hive_literal``.
     """
     return "'" + value.replace("'", "''") + "'"
+
+
+def hive_literal(value: str) -> str:
+    """A string literal for DDL, which Athena parses with Hive's grammar: quotes and backslashes
+    inside are escaped with a backslash. A doubled quote is no escape there: Hive reads ``'a''b'``
+    as two adjacent literals and silently drops the quote.
+    ref: https://cwiki.apache.org/confluence/display/Hive/LanguageManual+Types#LanguageManualTypes-StringsstringStrings
+    """
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

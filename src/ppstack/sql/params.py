@@ -35,7 +35,7 @@ from ppstack.layout import (
     staging_location_template,
     staging_prefix,
 )
-from ppstack.sql import literal
+from ppstack.sql import hive_literal, literal
 
 RAW_NS = "raw"
 STAGING_NS = "staging"
@@ -209,7 +209,7 @@ def raw_table_params(spec: EntitySpec, source: Source, member: Member, bucket: s
         "raw_location_template": s3_uri(
             bucket, rendition_location_template(spec.name, source.name, member.name)
         ),
-        "raw_comment": literal(
+        "raw_comment": hive_literal(
             f"{spec.name} {source.name} '{member.name}' renditions (UTF-8 Parquet, all strings as "
             f"published); partition ingest_date = the date the source published the file"
         ),

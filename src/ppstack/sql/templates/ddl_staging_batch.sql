@@ -13,10 +13,12 @@
 -- query fails with CONSTRAINT_VIOLATION. That is also the only way the pipeline reads it.
 -- ref: https://docs.aws.amazon.com/athena/latest/ug/partition-projection-dynamic-id-partitioning.html
 -- ref: https://docs.aws.amazon.com/athena/latest/ug/partition-projection-supported-types.html
+-- The COMMENT escapes its quotes with a backslash: Athena parses DDL with Hive's grammar, where a
+-- doubled quote ('') is two adjacent literals and the quote is lost.
 CREATE EXTERNAL TABLE IF NOT EXISTS {{staging_db}}.{{staging_table_name}} (
   {{staging_ddl_columns_no_partition}}
 )
-COMMENT 'One row per entity per batch; query with WHERE ingestion_batch_id = ''<batch id>'' (injected projection)'
+COMMENT 'One row per entity per batch; query with WHERE ingestion_batch_id = \'<batch id>\' (injected projection)'
 PARTITIONED BY (ingestion_batch_id string)
 STORED AS PARQUET
 LOCATION '{{staging_root}}'

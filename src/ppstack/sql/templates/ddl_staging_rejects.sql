@@ -11,10 +11,12 @@
 -- as a data column too), projected with 'injected', so queries MUST give
 -- WHERE ingestion_batch_id = '<batch id>' (static equality) or Athena fails the query.
 -- ref: https://docs.aws.amazon.com/athena/latest/ug/partition-projection-dynamic-id-partitioning.html
+-- The COMMENT escapes its quotes with a backslash: Athena parses DDL with Hive's grammar, where a
+-- doubled quote ('') is two adjacent literals and the quote is lost.
 CREATE EXTERNAL TABLE IF NOT EXISTS {{staging_db}}.{{rejects_table_name}} (
   {{rejects_ddl_columns_no_partition}}
 )
-COMMENT 'Rows of each batch that were not staged, with reason; query with WHERE ingestion_batch_id = ''<batch id>'''
+COMMENT 'Rows of each batch that were not staged, with reason; query with WHERE ingestion_batch_id = \'<batch id>\''
 PARTITIONED BY (ingestion_batch_id string)
 STORED AS PARQUET
 LOCATION '{{rejects_root}}'
