@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import sqlglot
+from template_cases import template_entity_cases
 
 from ppstack.cli.commands_sql import render_step
 from ppstack.entities import ENTITIES, SOURCES
@@ -16,18 +17,7 @@ from ppstack.sql import template_names
 BATCH = "20190429T060000.000000Z"
 
 
-def _entity_specific(name: str) -> str | None:
-    for spec in ENTITIES.values():
-        for template in spec.staging_template.values():
-            if name.startswith(template):
-                return spec.name
-    return None
-
-
-CASES = [(name, entity, backend)
-         for name in template_names()
-         for entity in ENTITIES
-         if _entity_specific(name) in (None, entity)
+CASES = [(name, entity, backend) for name, entity in template_entity_cases()
          for backend in ("local", "aws")]
 
 

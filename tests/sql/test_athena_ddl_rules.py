@@ -29,6 +29,7 @@ import re
 import pytest
 import sqlglot
 from sqlglot import exp
+from template_cases import template_entity_cases
 
 from ppstack.backends import DEPLOYED_TEMPLATES
 from ppstack.cli.commands_sql import render_step
@@ -45,7 +46,7 @@ DAY = "2019-04-29"
 
 # Rule 1: Athena's list of reserved keywords in DDL statements, as documented.
 # ref: https://docs.aws.amazon.com/athena/latest/ug/reserved-words.html
-DDL_RESERVED = frozenset("""
+DDL_RESERVED_WORDS = """
 ALL ALTER AND ARRAY AS AUTHORIZATION BETWEEN BIGINT BINARY BOOLEAN BOTH BY CASE CASHE CAST CHAR
 COLUMN CONF CONSTRAINT COMMIT CREATE CROSS CUBE CURRENT CURRENT_DATE CURRENT_TIMESTAMP CURSOR
 DATABASE DATE DAYOFWEEK DECIMAL DELETE DESCRIBE DISTINCT DIV DOUBLE DROP ELSE END EXCHANGE EXISTS
@@ -56,7 +57,8 @@ OVER PARTIALSCAN PARTITION PERCENT PRECEDING PRECISION PRESERVE PRIMARY PROCEDUR
 REDUCE REGEXP REFERENCES REVOKE RIGHT RLIKE ROLLBACK ROLLUP ROW ROWS SELECT SET SMALLINT START
 TABLE TABLESAMPLE THEN TIME TIMESTAMP TO TRANSFORM TRIGGER TRUE TRUNCATE UNBOUNDED UNION
 UNIQUEJOIN UPDATE USER USING UTC_TIMESTAMP VALUES VARCHAR VIEWS WHEN WHERE WINDOW WITH
-""".split())
+"""
+DDL_RESERVED = frozenset(DDL_RESERVED_WORDS.split())
 
 
 def aws_settings() -> Settings:
@@ -166,14 +168,6 @@ def test_rules_accept_documented_forms(good: str) -> None:
 
 # ---- every statement rendered for AWS --------------------------------------------------------
 
-def _entity_specific(name: str) -> str | None:
-    for spec in ENTITIES.values():
-        for template in spec.staging_template.values():
-            if name.startswith(template):
-                return spec.name
-    return None
-
-
 def rendered(name: str, entity: str) -> list[str]:
     """``ppstack sql render NAME ENTITY --backend aws``, one string per statement."""
     text = render_step(aws_settings(), name, entity, None, DAY, BATCH)
@@ -181,8 +175,7 @@ def rendered(name: str, entity: str) -> list[str]:
     return [s.strip().removesuffix(";") for s in re.split(r"\n\n(?=-- member: )", text)]
 
 
-CASES = [(name, entity) for name in template_names() for entity in ENTITIES
-         if _entity_specific(name) in (None, entity)]
+CASES = template_entity_cases()
 
 
 @pytest.mark.parametrize(("name", "entity"), CASES)
@@ -224,4 +217,4 @@ def test_conformed_ddl_takes_its_catalog_from_the_context() -> None:
 
 
 def test_deployed_templates_exist() -> None:
-    assert DEPLOYED_TEMPLATES <= set(template_names())
+    assert set(template_names()) >= DEPLOYED_TEMPLATES
