@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from ppstack.engine.merge_on_read import FILE, POS, Positioned, read_positioned
 from ppstack.errors import EngineError
 
 # Athena DDL type -> Iceberg primitive type name (built lazily: pyiceberg is a heavy import).
@@ -133,6 +134,7 @@ class IcebergStore:
             # Two processes creating the catalog tables at once: the loser finds them created.
             self.catalog = SqlCatalog("ppstack", **props)
         self._cache: dict[tuple[str, str, int], Any] = {}
+        self._positioned: dict[tuple[str, str, int], Positioned] = {}
         self._lock = threading.Lock()
 
     # ---- catalog ----
@@ -171,6 +173,7 @@ class IcebergStore:
         with self._lock:
             for key in [k for k in self._cache if k[:2] == (namespace, name)]:
                 del self._cache[key]
+                self._positioned.pop(key, None)
 
     def tables(self, namespace: str) -> list[str]:
         from pyiceberg.exceptions import NoSuchNamespaceError
@@ -206,10 +209,27 @@ class IcebergStore:
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        data = table.scan(snapshot_id=snapshot_id).to_arrow()
-        data = conform(data, table.schema())
-        self.remember(ns, name, snapshot_id, data)
-        return data
+        return self.positioned(table, snapshot_id).rows.drop_columns([FILE, POS])
+
+    def positioned(self, table: Any, snapshot_id: int | None = None) -> Positioned:
+        """The rows of ``snapshot_id`` (default: current) with the data file and position each
+        lives at (``engine.merge_on_read``); the plain rows are cached with them."""
+        ns, name = table.name()[-2], table.name()[-1]
+        if snapshot_id is None:
+            current = table.current_snapshot()
+            if current is None:
+                return Positioned(_with_positions(self.empty(table)), ())
+            snapshot_id = current.snapshot_id
+        key = (ns, name, snapshot_id)
+        with self._lock:
+            found = self._positioned.get(key)
+        if found is not None:
+            return found
+        found = read_positioned(table, snapshot_id, conform)
+        self.remember(ns, name, snapshot_id, found.rows.drop_columns([FILE, POS]))
+        with self._lock:
+            self._positioned[key] = found
+        return found
 
     def remember(self, namespace: str, name: str, snapshot_id: int, data: Any) -> None:
         """Cache a snapshot's contents (also used right after our own commit: no rescan needed)."""
@@ -219,6 +239,7 @@ class IcebergStore:
             keys = [k for k in self._cache if k[:2] == (namespace, name)]
             for k in keys[:-2]:
                 del self._cache[k]
+                self._positioned.pop(k, None)
             self._cache[(namespace, name, snapshot_id)] = data
 
     def cached(self, namespace: str, name: str, snapshot_id: int) -> Any | None:
@@ -278,6 +299,13 @@ class IcebergStore:
         except Exception as e:
             raise _commit_error(table, e) from e
         return table.current_snapshot().snapshot_id
+
+
+def _with_positions(rows: Any) -> Any:
+    import pyarrow as pa
+
+    return rows.append_column(FILE, pa.array([], pa.int32())).append_column(
+        POS, pa.array([], pa.int64()))
 
 
 def arrow_schema(schema: Any) -> Any:

@@ -428,12 +428,18 @@ class LocalEngine:
         return name
 
     def _modify(self, tree: exp.Expr, cleanup: Cleanup) -> Result:
-        """MERGE / UPDATE / DELETE on an Iceberg table: copy-on-write in one snapshot.
+        """MERGE / UPDATE / DELETE on an Iceberg table: merge-on-read in one snapshot, as Athena.
 
-        DuckDB runs the statement against a copy of the current snapshot; when it affected rows,
-        the new contents replace the table's data files in ONE overwrite commit. The commit fails
-        (and nothing changes) if another writer committed in between.
+        DuckDB runs the statement against a copy of the current rows, each carrying the data
+        file and position it lives at and a ``__touched`` flag every UPDATE sets. When rows
+        changed, ONE commit writes position deletes for the updated and deleted rows and new
+        data files for the updated and inserted ones (``engine.merge_on_read``): untouched data
+        files are never rewritten, so the cost follows the change, not the table. The commit
+        fails (and nothing changes) if another writer committed in between.
         """
+        from ppstack.engine.iceberg import conform
+        from ppstack.engine.merge_on_read import FILE, POS, commit_row_changes
+
         target = router.table_of(tree.this)
         ns, name = router.qualified(target)
         if self.registry.get(ns, name) is not None:
@@ -444,9 +450,15 @@ class LocalEngine:
                 if when.args.get("source"):
                     raise EngineError("WHEN NOT MATCHED BY SOURCE is not part of Athena's MERGE grammar")
         ice = self.iceberg.load(ns, name)
-        scratch = self._scratch_table(self.iceberg.arrow(ice), cleanup)
+        base = self.iceberg.positioned(ice)
+        columns = [f.name for f in ice.schema().fields]
+        source = self._register(base.rows, cleanup)
+        scratch = self._name("tgt")
+        self.con.execute(f"CREATE TEMP TABLE {scratch} AS SELECT *, false AS {_TOUCHED} FROM {source}")
+        self._on_cleanup(cleanup, f"DROP TABLE IF EXISTS {scratch}")
         self._bind_reads(tree, cleanup, skip=target)
         _rebind(target, scratch, name)
+        _flag_row_changes(tree, columns)
         try:
             n = int(self.con.execute(self._duck(tree)).fetchall()[0][0])
         except duckdb.InvalidInputException as e:
@@ -456,11 +468,23 @@ class LocalEngine:
             raise
         if n == 0:
             return Result(rowcount=0)  # nothing changed: no commit, no snapshot
-        rows = self.con.sql(f"SELECT * FROM {scratch}").to_arrow_table()
-        new_id = self.iceberg.replace(ice, rows)
-        from ppstack.engine.iceberg import conform
+        cols = ", ".join(f'"{c}"' for c in columns)
+        added = self.con.sql(f"SELECT {cols} FROM {scratch} WHERE {_TOUCHED} OR {FILE} IS NULL"
+                             ).to_arrow_table()
+        removed_sql = f"SELECT {FILE}, {POS} FROM {scratch} WHERE {_TOUCHED}"
+        kept = self.con.execute(f"SELECT count(*) FROM {scratch} WHERE {FILE} IS NOT NULL").fetchall()
+        if int(kept[0][0]) < base.rows.num_rows:  # rows were deleted
+            removed_sql += (f" UNION ALL (SELECT {FILE}, {POS} FROM {source} EXCEPT "
+                            f"SELECT {FILE}, {POS} FROM {scratch} WHERE {FILE} IS NOT NULL)")
+        removed = self.con.sql(removed_sql).to_arrow_table()
+        try:
+            new_id = commit_row_changes(ice, base, removed, conform(added, ice.schema()))
+        except Exception as e:
+            from ppstack.engine.iceberg import _commit_error
 
-        self.iceberg.remember(ns, name, new_id, conform(rows, ice.schema()))
+            raise _commit_error(ice, e) from e
+        after = self.con.sql(f"SELECT {cols} FROM {scratch}").to_arrow_table()
+        self.iceberg.remember(ns, name, new_id, conform(after, ice.schema()))
         return Result(rowcount=n)
 
     def _show(self, tree: exp.Command, cleanup: Cleanup) -> Result:
@@ -516,6 +540,26 @@ class LocalEngine:
         Kind.SHOW: _show,
         Kind.DESCRIBE: _describe,
     }
+
+
+_TOUCHED = "__touched"  # set by every UPDATE of a row-level statement (see _modify)
+
+
+def _flag_row_changes(tree: exp.Expr, columns: list[str]) -> None:
+    """Make a MERGE / UPDATE mark the rows it updates (``__touched = true``), and give a MERGE's
+    INSERT its explicit column list (the target copy has extra columns at the end)."""
+    flag = exp.EQ(this=exp.column(_TOUCHED), expression=exp.true())
+    if isinstance(tree, exp.Update):
+        tree.append("expressions", flag)
+        return
+    if not isinstance(tree, exp.Merge):
+        return
+    for when in tree.args["whens"].expressions:
+        then = when.args.get("then")
+        if isinstance(then, exp.Update):
+            then.append("expressions", flag.copy())
+        elif isinstance(then, exp.Insert) and then.this is None:
+            then.set("this", exp.Tuple(expressions=[exp.column(c) for c in columns]))
 
 
 def _rebind(table: exp.Table, relation: str, alias: str | None) -> None:
