@@ -172,5 +172,39 @@ def abandon_command(ctx: click.Context, entity: str, batch_id: str, reason: str,
     _emit_batch(record, fmt)
 
 
+@click.command("maintain")
+@click.argument("entity")
+@click.option("--max-snapshot-age-hours", "max_age_hours", type=float, default=None,
+              help="Expire snapshots older than this (default 720, as the deployment "
+                   "configures S3 Tables).")
+@click.option("--min-snapshots", "min_keep", type=int, default=None,
+              help="Always keep at least this many newest snapshots (default 30).")
+@format_option(rows=False, help="Output format of the report: table or json.")
+@click.pass_context
+def maintain_command(ctx: click.Context, entity: str, max_age_hours: float | None,
+                     min_keep: int | None, fmt: str) -> None:
+    """Compact the local conformed table and expire old snapshots (local backend).
+
+    What S3 Tables does by itself on AWS: small data files and position deletes are rewritten
+    into compacted files (one snapshot with the same rows), then snapshots older than
+    the retention are expired, keeping the newest ones. Table content and time travel within
+    the retention are unchanged. Takes the entity's lock.
+
+    \b
+    Example:
+      ppstack maintain DRUG
+      ppstack maintain DRUG --max-snapshot-age-hours 168 --min-snapshots 10
+    """
+    from ppstack.engine.maintenance import MAX_SNAPSHOT_AGE_HOURS, MIN_SNAPSHOTS_TO_KEEP
+    from ppstack.pipeline.maintain import maintain_entity
+
+    with runtime(ctx) as rt:
+        report = maintain_entity(
+            rt, entity,
+            max_age_hours=MAX_SNAPSHOT_AGE_HOURS if max_age_hours is None else max_age_hours,
+            min_keep=MIN_SNAPSHOTS_TO_KEEP if min_keep is None else min_keep)
+    emit_record(report.to_dict(), fmt)
+
+
 COMMANDS: tuple[click.Command, ...] = (run_command, ingest_command, status_command,
-                                       abandon_command)
+                                       abandon_command, maintain_command)
