@@ -39,6 +39,7 @@ from botocore.exceptions import ClientError
 from ppstack.progress import NULL_METER, Meter
 from ppstack.serving import retry
 from ppstack.serving.keys import CURRENT_SK
+from ppstack.serving.pace import KeyPacer
 from ppstack.serving.plan import DELETE, INSERT, UPDATE, EntityPlan
 
 DEFAULT_WORKERS = 8
@@ -72,6 +73,11 @@ def _conditional_failed(e: ClientError) -> bool:
     return e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def _partition_key(request: dict) -> str:
+    body = request.get("PutRequest", {}).get("Item") or request["DeleteRequest"]["Key"]
+    return str(body["PK"]["S"])
+
+
 def is_stale(plan: EntityPlan, current: dict[str, Any] | None) -> bool:
     """True when V#CURRENT already holds a newer batch's state (the commit would be refused)."""
     if current is None or "last_ingestion_batch_id" not in current:
@@ -85,15 +91,20 @@ def is_stale(plan: EntityPlan, current: dict[str, Any] | None) -> bool:
 class Applier:
     """Runs plans on one client and table with a shared thread pool."""
 
-    def __init__(self, client: Any, table: str, workers: int = DEFAULT_WORKERS) -> None:
+    def __init__(self, client: Any, table: str, workers: int = DEFAULT_WORKERS,
+                 backoff: retry.Backoff = retry.DEFAULT_BACKOFF,
+                 pacer: KeyPacer | None = None) -> None:
         self.client = client
         self.table = table
         self.workers = max(1, workers)
+        self.backoff = backoff  # how long throttling is waited out (patient on AWS's hot key)
+        self.pacer = pacer  # AWS: keeps BatchWriteItem on the hot search key under its limit
 
     # ---- single requests ----
     def _put_history(self, plan: EntityPlan) -> bool:
         try:
-            retry.call(self.client.put_item, TableName=self.table, **plan.history_request())
+            retry.call(self.client.put_item, TableName=self.table, backoff=self.backoff,
+                       **plan.history_request())
         except ClientError as e:
             if _conditional_failed(e):
                 return False
@@ -104,7 +115,7 @@ class Applier:
         request = plan.current_request()
         fn = self.client.update_item if plan.kind == DELETE else self.client.put_item
         try:
-            retry.call(fn, TableName=self.table, **request)
+            retry.call(fn, TableName=self.table, backoff=self.backoff, **request)
         except ClientError as e:
             if _conditional_failed(e):
                 return False
@@ -112,7 +123,9 @@ class Applier:
         return True
 
     def _batch(self, requests: Sequence[dict]) -> int:
-        return retry.batch_write(self.client, self.table, requests)
+        if self.pacer is not None:  # token items are far below 1 KB: one write unit each
+            self.pacer.wait(_partition_key(r) for r in requests)
+        return retry.batch_write(self.client, self.table, requests, backoff=self.backoff)
 
     def _read_current(self, plans: Sequence[EntityPlan]) -> dict[str, dict]:
         keys = [{"PK": {"S": p.pk}, "SK": {"S": CURRENT_SK}} for p in plans]
@@ -121,6 +134,7 @@ class Applier:
             projection="PK, #b, #f",
             names={"#b": "last_ingestion_batch_id", "#f": "fingerprint"},
             consistent=True,
+            backoff=self.backoff,
         )
         return {i["PK"]["S"]: i for i in found}
 

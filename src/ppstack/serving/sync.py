@@ -27,10 +27,10 @@ from ppstack.serving.projection import Row, group_by_key
 from ppstack.serving.read import as_spec, batch_rows
 from ppstack.serving.table import ensure_table
 
-__all__ = ["SyncStats", "plan_batch", "sync_batch", "sync_rows"]
+__all__ = ["SyncStats", "batch_groups", "plan_batch", "sync_batch", "sync_rows"]
 
 
-def _groups(spec: EntitySpec, batch_id: str, rows: Iterable[Row]) -> dict[str, list[Row]]:
+def batch_groups(spec: EntitySpec, batch_id: str, rows: Iterable[Row]) -> dict[str, list[Row]]:
     """The batch's rows by key, refusing rows of another batch."""
     rows = list(rows)
     foreign = {str(r["ingestion_batch_id"]) for r in rows} - {batch_id}
@@ -41,7 +41,7 @@ def _groups(spec: EntitySpec, batch_id: str, rows: Iterable[Row]) -> dict[str, l
 
 def plan_batch(spec: EntitySpec, batch_id: str, rows: Iterable[Row]) -> list[EntityPlan]:
     """One plan per key of the batch, in key order (pure)."""
-    groups = _groups(spec, batch_id, rows)
+    groups = batch_groups(spec, batch_id, rows)
     return [plan_entity(spec, groups[k]) for k in sorted(groups)]
 
 
@@ -60,7 +60,7 @@ def sync_rows(
     ``meter`` counts entities: its total once they are planned, a step per written chunk.
     """
     check_batch_id(batch_id)
-    groups = _groups(spec, batch_id, rows)
+    groups = batch_groups(spec, batch_id, rows)
     meter.total(len(groups))
     ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
     # Plans are made chunk by chunk as the applier asks for them: a full initial load (180k
