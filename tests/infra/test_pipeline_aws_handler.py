@@ -41,6 +41,14 @@ def test_parse_trigger_s3_object_created() -> None:
                        "entity": "DRUG", "source": "FDA_NDC", "ingest_date": "2025-01-03"}
 
 
+def test_parse_trigger_manifest_created() -> None:
+    key = "raw_tabular/DRUG/FDA_NDC/2025-01-03/_manifest.json"
+    event = {**S3_EVENT, "detail": {"bucket": {"name": "b"}, "object": {"key": key}}}
+    trigger = aws_handler.parse_trigger(event)
+    assert (trigger["entity"], trigger["source"], trigger["ingest_date"]) == (
+        "DRUG", "FDA_NDC", "2025-01-03")
+
+
 def test_parse_trigger_schedule() -> None:
     assert aws_handler.parse_trigger(SCHEDULE_EVENT)["trigger"] == "schedule"
 
@@ -113,8 +121,31 @@ def test_step_advance_and_fail_pass_step_and_error(fake_pipeline: list[tuple[Any
     assert fake_pipeline == [("advance", "close"), ("record_failure", {"Error": "Athena.X"})]
 
 
-def test_sync_advances_the_sync_step(fake_pipeline: list[tuple[Any, ...]]) -> None:
-    out = aws_handler.sync({"state": STATE})
+@pytest.fixture
+def slices(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """A stand-in for serving.slices.sync_slice: done after the number of calls in ``plan``."""
+    from ppstack.serving import slices as module
+
+    plan = [{"calls": 0, "slices": 2}]
+
+    def fake(rt: Any, entity: str, batch_id: str, *, time_left: Any) -> Any:
+        plan[0]["calls"] += 1
+        assert time_left() > 0
+        done = plan[0]["calls"] >= plan[0]["slices"]
+        return module.Checkpoint(entity, batch_id, "t", entities=plan[0]["calls"], total=2,
+                                 invocations=plan[0]["calls"], done=done)
+
+    monkeypatch.setattr(module, "sync_slice", fake)
+    return plan
+
+
+def test_sync_slices_until_done_then_advances_the_sync_step(
+        fake_pipeline: list[tuple[Any, ...]], slices: list[dict[str, Any]]) -> None:
+    first = aws_handler.sync({"state": STATE})
+    assert first["sync_done"] is False and fake_pipeline == []  # nothing recorded yet
+    assert first["sync_progress"] == {"entities": 1, "total": 2, "invocations": 1}
+    out = aws_handler.sync({"state": first})
+    assert out["sync_done"] is True
     assert fake_pipeline == [("advance", "sync")]
     assert out["batch_id"] == STATE["batch_id"]
 

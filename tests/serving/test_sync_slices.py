@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from throttled_dynamodb import Invocation, InvocationTimeout, ThrottledDynamoDB, VirtualClock
 
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG, get_source
@@ -34,8 +35,6 @@ from ppstack.serving.slices import load_checkpoint, sync_slice
 from ppstack.serving.sync import sync_batch
 from ppstack.serving.table import delete_table
 from ppstack.settings import load_settings
-
-from throttled_dynamodb import Invocation, InvocationTimeout, ThrottledDynamoDB, VirtualClock
 
 CONFORM = (STAGE, CLOSE, INSERT)
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "ppstack" / "data" / "sample" / "fda_ndc"

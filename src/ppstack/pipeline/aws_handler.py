@@ -40,9 +40,12 @@ from ppstack.errors import BadInput
 
 Event = dict[str, Any]
 
-# raw/<ENTITY>/<SOURCE>/<YYYY-MM-DD>/<file name>  (ppstack.layout.raw_key)
-_RAW_KEY = re.compile(r"^raw/(?P<entity>[A-Z0-9_]+)/(?P<source>[A-Z0-9_]+)/"
-                      r"(?P<ingest_date>\d{4}-\d{2}-\d{2})/(?P<file>[^/]+)$")
+# The delivery's manifest raw_tabular/<ENTITY>/<SOURCE>/<YYYY-MM-DD>/_manifest.json
+# (ppstack.layout.manifest_key) is what the EventBridge rule sends: it is written last, so the
+# delivery is complete. A raw/<ENTITY>/<SOURCE>/<YYYY-MM-DD>/<file> key (a direct start) parses
+# too; prepare then waits for the manifest.
+_ARCHIVE_KEY = re.compile(r"^(?:raw|raw_tabular)/(?P<entity>[A-Z0-9_]+)/(?P<source>[A-Z0-9_]+)/"
+                          r"(?P<ingest_date>\d{4}-\d{2}-\d{2})/(?P<file>[^/]+)$")
 
 STEP_ACTIONS = ("prepare", "advance", "fail")
 ADVANCE_STEPS = ("stage", "close", "insert")  # the sync step advances in the sync function
@@ -51,7 +54,7 @@ ADVANCE_STEPS = ("stage", "close", "insert")  # the sync step advances in the sy
 # ---- event parsing (pure; unit tested) --------------------------------------------------------
 
 def parse_trigger(event: Event) -> dict[str, Any]:
-    """What started the execution: an archived raw object, the daily schedule, or a direct call.
+    """What started the execution: a delivery's manifest, the daily schedule, or a direct call.
 
     - EventBridge "Object Created" from S3 (the bucket has EventBridge notifications on):
       ``{"source": "aws.s3", "detail": {"bucket": {"name"}, "object": {"key"}}}``
@@ -62,9 +65,10 @@ def parse_trigger(event: Event) -> dict[str, Any]:
     if event.get("source") == "aws.s3":
         detail = event.get("detail") or {}
         key = str((detail.get("object") or {}).get("key", ""))
-        match = _RAW_KEY.match(key)
-        if not match:
-            raise BadInput(f"not a raw archive key: {key!r} (expected raw/ENTITY/SOURCE/YYYY-MM-DD/file)")
+        match = _ARCHIVE_KEY.match(key)
+        if not match or (key.startswith("raw_tabular/") and match["file"] != "_manifest.json"):
+            raise BadInput(f"not an archive manifest key: {key!r} (expected "
+                           "raw_tabular/ENTITY/SOURCE/YYYY-MM-DD/_manifest.json)")
         return {"trigger": "object", "bucket": (detail.get("bucket") or {}).get("name"),
                 "key": key, **{k: match.group(k) for k in ("entity", "source", "ingest_date")}}
     if event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event":
@@ -114,15 +118,39 @@ def step(event: Event, context: Any = None) -> dict[str, Any]:
 
 
 def sync(event: Event, context: Any = None) -> dict[str, Any]:
-    """Lambda entry point of the "PipelineSync" function: the sync step of one batch (DynamoDB),
-    recorded in the ledger; the lock is released with the batch complete."""
+    """Lambda entry point of the "PipelineSync" function: the next slice of the DynamoDB sync
+    of one batch (``serving.slices``), and once every slice is done the sync step recorded in
+    the ledger; the lock is released with the batch complete.
+
+    Returns the state with ``sync_done``: the state machine invokes this again until it is
+    true. Each slice stops well before the invocation's own time limit.
+    """
     state = event.get("state", event)
     if not isinstance(state, dict) or not state.get("entity") or not state.get("batch_id"):
         raise BadInput("sync needs a state with 'entity' and 'batch_id'")
     from ppstack.layout import check_batch_id
+    from ppstack.serving.slices import sync_slice
 
     check_batch_id(str(state["batch_id"]))
-    return _json(_steps().advance(_runtime(), state, "sync"))
+    runtime = _runtime()
+    checkpoint = sync_slice(runtime, str(state["entity"]).upper(), str(state["batch_id"]),
+                            time_left=_time_left(context))
+    progress = {"entities": checkpoint.entities, "total": checkpoint.total,
+                "invocations": checkpoint.invocations}
+    if not checkpoint.done:
+        return {**state, "sync_done": False, "sync_progress": progress}
+    done = _json(_steps().advance(runtime, state, "sync"))
+    return {**done, "sync_done": True, "sync_progress": progress}
+
+
+def _time_left(context: Any) -> Any:
+    """Seconds this invocation has left (Lambda's context); 15 minutes when called directly."""
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        return lambda: context.get_remaining_time_in_millis() / 1000.0
+    import time
+
+    deadline = time.monotonic() + 900.0
+    return lambda: deadline - time.monotonic()
 
 
 # ---- helpers ----------------------------------------------------------------------------------

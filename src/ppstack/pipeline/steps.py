@@ -221,8 +221,12 @@ def _rows_written(name: str, rows: Sequence[int | None]) -> dict[str, int]:
 
 def _sync_finish(ctx: BatchContext, _checked: dict[str, Any],
                  _rows: Sequence[int | None]) -> dict[str, Any]:
-    from ppstack.serving.sync import sync_batch  # lazy: owned by the serving layer
+    from ppstack.serving.slices import completed_stats  # lazy: owned by the serving layer
+    from ppstack.serving.sync import sync_batch
 
+    done = completed_stats(ctx.rt, ctx.spec, ctx.batch_id)  # AWS: slices already applied it
+    if done is not None:
+        return {"dynamodb": done}
     bar = ctx.meter(f"sync {ctx.spec.name}")
     try:
         stats = sync_batch(ctx.rt, ctx.spec, ctx.batch_id, meter=bar)

@@ -85,8 +85,9 @@ def sync_slice(rt: Any, spec: EntitySpec | str, batch_id: str, *,
     """Apply the next chunks of batch ``batch_id`` while they fit in ``time_left()`` seconds.
 
     Batched writes are paced per partition key (``pace.KeyPacer``), so the hot search key is
-    written just under its limit instead of being throttled. Returns the checkpoint; ``done`` is True once every entity of the batch is applied (the
-    caller then records the batch ``synced`` with ``stats``). Safe to call again after done.
+    written just under its limit instead of being throttled. Returns the checkpoint; ``done``
+    is True once every entity of the batch is applied (the caller then records the batch
+    ``synced`` with ``stats``). Safe to call again after done.
     """
     spec = as_spec(spec)
     check_batch_id(batch_id)
@@ -118,3 +119,10 @@ def sync_slice(rt: Any, spec: EntitySpec | str, batch_id: str, *,
         _save(rt.store, cp)
     return cp
 
+
+def completed_stats(rt: Any, spec: EntitySpec | str, batch_id: str) -> dict[str, int] | None:
+    """The counts of a sliced sync that finished batch ``batch_id`` into this table, or None
+    (the step's finish then runs the plain sync)."""
+    spec = as_spec(spec)
+    cp = load_checkpoint(rt.store, spec.name, batch_id, rt.settings.dynamodb_table)
+    return cp.stats if cp.done else None
