@@ -8,27 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from deliveries import cut
 from ppstack.backends import Runtime
 from ppstack.cli.main import cli
 from ppstack.errors import BadInput, Refused
 from ppstack.pipeline.invariants import check_invariants
 from ppstack.settings import Settings
-
-
-def cut(sample_files: dict[str, Path], out: Path, products: int, drop_packages: int = 0
-        ) -> tuple[Path, Path]:
-    """A small delivery: the first products of the bundled sample and their packages (bytes as
-    published), minus the first ``drop_packages`` packages."""
-    prod_lines = sample_files["product"].read_bytes().split(b"\r\n")
-    pack_lines = sample_files["package"].read_bytes().split(b"\r\n")
-    kept = prod_lines[: products + 1]
-    ids = {line.split(b"\t", 1)[0] for line in kept[1:]}
-    packs = [pack_lines[0]] + [p for p in pack_lines[1:] if p.split(b"\t", 1)[0] in ids]
-    packs = packs[:1] + packs[1 + drop_packages:]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "product.txt").write_bytes(b"\r\n".join(kept) + b"\r\n")
-    (out / "package.txt").write_bytes(b"\r\n".join(packs) + b"\r\n")
-    return out / "product.txt", out / "package.txt"
 
 
 def invoke(settings: Settings, *args: str):

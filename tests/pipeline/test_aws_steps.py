@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from pipeline_support import normalized, table_rows
 
+from deliveries import cut
 from ppstack.backends import Runtime
 from ppstack.cli.main import cli
 from ppstack.engine.athena import AthenaEngine
@@ -41,27 +42,6 @@ BATCH = "20190429T060000.000000Z"
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-def cut(sample_files: dict[str, Path], out: Path, products: int, drop_packages: int = 0,
-        rename: int | None = None) -> list[Path]:
-    """A small delivery from the bundled sample: its first products and their packages (bytes as
-    published), minus the first ``drop_packages`` packages; ``rename`` changes one product's
-    proprietary name (its packages change fingerprint)."""
-    prod = sample_files["product"].read_bytes().split(b"\r\n")
-    pack = sample_files["package"].read_bytes().split(b"\r\n")
-    kept = prod[: products + 1]
-    if rename is not None:
-        fields = kept[rename].split(b"\t")
-        fields[3] = fields[3] + b" RENAMED"
-        kept[rename] = b"\t".join(fields)
-    ids = {line.split(b"\t", 1)[0] for line in kept[1:]}
-    packs = [pack[0]] + [p for p in pack[1:] if p.split(b"\t", 1)[0] in ids]
-    packs = packs[:1] + packs[1 + drop_packages:]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "product.txt").write_bytes(b"\r\n".join(kept) + b"\r\n")
-    (out / "package.txt").write_bytes(b"\r\n".join(packs) + b"\r\n")
-    return [out / "product.txt", out / "package.txt"]
-
 
 def deploy(rt: Runtime) -> None:
     """What the CDK stack does before any execution: the conformed table exists."""
