@@ -7,6 +7,7 @@ fragment inlined.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,7 @@ def test_every_fragment_is_included_by_a_statement() -> None:
            for n in template_names()}
     raw.update({f"fragments/{n}": load_fragment(n) or "" for n in fragment_names()})
     for name in fragment_names():
-        users = [k for k, text in raw.items() if f"{{{{> {name}}}}}" in text]
+        users = [k for k, text in raw.items() if re.search(r"\{\{>\s*" + name + r"[\s}]", text)]
         assert users, f"fragment {name} is not included anywhere"
 
 
@@ -90,3 +91,12 @@ def test_sql_render_prints_inlined_athena_statement(tmp_path: Path, step: str) -
     assert "FROM raw.drug_fda_ndc_package" in out and "ranked AS (" in out
     assert "[fragment drug_fda_ndc_candidates]" in out and "[fragment drug_fda_ndc_ranked]" in out
     assert len([s for s in sqlglot.parse(out, read="athena") if s is not None]) == 1
+
+
+def test_an_include_with_an_argument_inlines_the_expression_without_its_comment() -> None:
+    fragments = {"trimmed": "-- the rule, documented once\n-- (second comment line)\n"
+                            "CASE WHEN {{@}} = '' THEN NULL\n  ELSE trim({{@}}) END\n"}
+    text = "SELECT\n    {{> trimmed a.name}} AS name,\n    {{> trimmed city}} AS city"
+    assert expand_includes(text, fragments.get) == (
+        "SELECT\n    CASE WHEN a.name = '' THEN NULL\n      ELSE trim(a.name) END AS name,\n"
+        "    CASE WHEN city = '' THEN NULL\n      ELSE trim(city) END AS city")

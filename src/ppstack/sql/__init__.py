@@ -5,8 +5,9 @@ value is used verbatim. Values that come from users (dates, batch ids) are valid
 reach here (``layout.check_date`` / ``check_batch_id``) and are quoted with ``literal``.
 
 ``{{> fragment}}`` inlines ``templates/fragments/<fragment>.sql`` (which may include further
-fragments) before placeholders are substituted, so a fragment sees the same parameters as the
-statement that includes it. Athena runs one statement per query and has no macros, so the SQL a
+fragments) before placeholders are substituted; ``{{> fragment column}}`` inlines an expression
+fragment with ``column`` in place of its ``{{@}}`` (a rule written once, applied per column).
+Either way a fragment sees the same parameters as the statement that includes it. Athena runs one statement per query and has no macros, so the SQL a
 template renders to is always the whole statement, fragments inlined (``ppstack sql render``
 prints exactly that). A fragment is text, not a statement: it is never listed as a template.
 """
@@ -20,7 +21,8 @@ from importlib import resources
 from ppstack.errors import BadInput
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
-_INCLUDE = re.compile(r"\{\{>\s*([a-z_][a-z0-9_]*)\s*\}\}")
+_INCLUDE = re.compile(r"\{\{>\s*([a-z_][a-z0-9_]*)(?:\s+([a-z_][a-z0-9_.]*))?\s*\}\}")
+ARGUMENT = "{{@}}"  # in a fragment included with an argument: where the argument goes
 FRAGMENTS = "fragments"
 
 
@@ -54,7 +56,7 @@ def expand_includes(text: str, fetch: Callable[[str], str | None] = load_fragmen
     """
 
     def inline(m: re.Match[str]) -> str:
-        name = m.group(1)
+        name, argument = m.group(1), m.group(2)
         if name in _stack:
             raise BadInput(f"SQL fragment include cycle: {' -> '.join((*_stack, name))}")
         body = fetch(name)
@@ -62,6 +64,10 @@ def expand_includes(text: str, fetch: Callable[[str], str | None] = load_fragmen
             where = f" (included by fragment {_stack[-1]!r})" if _stack else ""
             raise BadInput(f"no SQL fragment {name!r}{where}: expected templates/{FRAGMENTS}/{name}.sql")
         body = expand_includes(body, fetch, (*_stack, name)).rstrip()
+        if argument is not None:
+            # An expression fragment (``{{> clean_text labelername}}``): its leading comment
+            # documents it once, and each use inlines only the expression, argument in place.
+            body = re.sub(r"\A(?:[ \t]*--[^\n]*\n)+", "", body).replace(ARGUMENT, argument)
         lead = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
         if lead and not lead.strip():
             body = re.sub(r"\n(?=[^\n])", "\n" + lead, body)

@@ -19,7 +19,7 @@
 --      reason_code 'duplicate');
 --   5. fingerprint over the business fields in declared order (sql.params.fingerprint_expr).
 --
--- The CTEs up to "accepted" and from "cleaned" to "ranked" are the fragments
+-- The CTEs up to "accepted" and from "paired" to "ranked" are the fragments
 -- drug_fda_ndc_candidates and drug_fda_ndc_ranked (sql/templates/fragments/), inlined by the
 -- renderer into this statement and into stage_drug_fda_ndc_rejects.sql, so the rules that decide
 -- WHICH rows are staged are written once; a test asserts

@@ -7,7 +7,7 @@
 --   staged nor rejected, only counted by stage_drug_fda_ndc_counts.sql).
 -- So rows read = staged + duplicates + rejected + excluded, which tests assert.
 --
--- The CTEs "package" .. "accepted" and "cleaned" .. "ranked" are the same fragments the batch
+-- The CTEs "package" .. "accepted" and "paired" .. "ranked" are the same fragments the batch
 -- CTAS inlines (drug_fda_ndc_candidates, drug_fda_ndc_ranked); see stage_drug_fda_ndc.sql for
 -- the rules. Reasons: see "classified"; plus
 --   duplicate             lost the one-row-per-ndc rule to another listing
