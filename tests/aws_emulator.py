@@ -248,16 +248,20 @@ class EmulatedAws:
     def items(self) -> list[dict[str, Any]]:
         """Every item of the serving table, sorted by key."""
         items = []
-        for page in self.dynamodb.get_paginator("scan").paginate(TableName=DYNAMODB_TABLE):
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.settings.dynamodb_table)
+        for page in pages:
             items.extend(page["Items"])
         return sorted(items, key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
 
 
 @contextlib.contextmanager
 def emulated_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                 record: Recorder | None = None) -> Iterator[EmulatedAws]:
+                 record: Recorder | None = None,
+                 names: dict[str, str] | None = None) -> Iterator[EmulatedAws]:
     """moto + the Athena stand-in, with what the CDK stack deploys; ``--backend aws`` commands
-    and the Lambda handlers in this context talk to them (environment variables as on Lambda)."""
+    and the Lambda handlers in this context talk to them (environment variables as on Lambda;
+    ``names`` overrides them, e.g. with a synthesized Lambda's environment)."""
     import boto3
     from moto import mock_aws
 
@@ -269,22 +273,24 @@ def emulated_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         ENV["athena_workgroup"]: WORKGROUP, ENV["athena_output"]: RESULTS,
         ENV["region"]: REGION, "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        **(names or {}),
     }
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv(ENV["dynamodb_endpoint"], raising=False)
     with mock_aws():
+        settings = load_settings()
         s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
-        s3.create_bucket(Bucket=RESULTS.split("/")[2])
+        s3.create_bucket(Bucket=settings.bucket)
+        s3.create_bucket(Bucket=settings.athena_output.split("/")[2])
         glue = boto3.client("glue", region_name=REGION)
         for name in (RAW_NS, STAGING_NS):
             glue.create_database(DatabaseInput={"Name": name})
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        ensure_table(dynamodb, DYNAMODB_TABLE)
-        settings = load_settings()
+        ensure_table(dynamodb, settings.dynamodb_table)
         engine = LocalEngine(load_settings(backend="local", home=str(tmp_path / "athena"),
-                                           bucket=BUCKET, dynamodb_endpoint="http://127.0.0.1:9"))
+                                           bucket=settings.bucket,
+                                           dynamodb_endpoint="http://127.0.0.1:9"))
         athena = AthenaOnLocalEngine(engine, s3=s3, glue=glue, settings=settings, record=record)
         _deploy_conformed(engine, settings)
         counter = itertools.count()

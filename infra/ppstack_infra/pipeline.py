@@ -47,9 +47,11 @@ ATHENA_RETRY_ERRORS = ["Athena.TooManyRequestsException"]
 READ_PREFIXES = ("raw/", "raw_tabular/", "staging/", "staging_rejects/", "batches/", "locks/")
 ATHENA_WRITE_PREFIXES = ("staging/", "staging_rejects/")
 LEDGER_PREFIXES = ("batches/", "locks/")
+SYNC_CHECKPOINT_PREFIX = "checkpoints/"  # the sliced sync's durable checkpoint (serving.slices)
 
+# DescribeTable: the sync checks the table is there before writing (serving.table.ensure_table).
 DYNAMODB_SYNC_ACTIONS = [
-    "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
+    "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
     "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
 ]
 
@@ -73,6 +75,11 @@ class Pipeline(Construct):
             sid="SyncServingTable",
             actions=DYNAMODB_SYNC_ACTIONS,
             resources=[serving.table.table_arn],
+        ))
+        self.sync_fn.add_to_role_policy(iam.PolicyStatement(
+            sid="SyncCheckpoint",
+            actions=["s3:GetObject", "s3:PutObject"],
+            resources=[storage.archive.arn_for_objects(SYNC_CHECKPOINT_PREFIX + "*")],
         ))
         self.state_machine = self._state_machine()
         self._triggers()

@@ -127,7 +127,8 @@ def _pending(rt: Runtime, spec: EntitySpec) -> tuple[str, str] | None:
     if live and not live[-1].complete and live[-1].batch_id == records[-1].batch_id:
         return live[-1].source, live[-1].ingest_date
     applied = max((r.ingest_date for r in live), default="")
-    abandoned = {r.ingest_date for r in records if r.state == ABANDONED} - {r.ingest_date for r in live}
+    abandoned = ({r.ingest_date for r in records if r.state == ABANDONED}
+                 - {r.ingest_date for r in live})
     waiting = []
     for source in spec.sources:
         prefix = f"raw_tabular/{spec.name}/{source}/"
