@@ -44,23 +44,17 @@ def make_engine(settings: Settings) -> SqlEngine:
     return LocalEngine(settings)
 
 
-def dynamodb_endpoint(settings: Settings) -> str | None:
-    """Endpoint URL for boto3; ``None`` means the AWS default endpoint."""
-    if settings.dynamodb_endpoint:
-        return settings.dynamodb_endpoint
-    if settings.backend == "aws":
-        return None
-    from ppstack.serving.dynalite import ensure_running
-
-    return ensure_running(settings)
+def uses_local_server(settings: Settings) -> bool:
+    """Whether DynamoDB is this home's own local server (dynalite), started on demand."""
+    return settings.backend != "aws" and not settings.dynamodb_endpoint
 
 
-def make_dynamodb(settings: Settings) -> Any:
-    """A low-level boto3 DynamoDB client for the configured endpoint (starting the local
-    DynamoDB server when the local backend has no explicit endpoint)."""
+def make_dynamodb(settings: Settings, endpoint: str | None = None) -> Any:
+    """A low-level boto3 DynamoDB client for ``endpoint``, else the configured one (``None``:
+    the AWS endpoint of the region)."""
     from ppstack.serving.client import make_client
 
-    return make_client(settings.region, dynamodb_endpoint(settings),
+    return make_client(settings.region, endpoint or settings.dynamodb_endpoint or None,
                        local=settings.backend != "aws")
 
 
@@ -72,6 +66,7 @@ class Runtime:
     _store: ObjectStore | None = field(default=None, repr=False)
     _engine: SqlEngine | None = field(default=None, repr=False)
     _dynamodb: Any = field(default=None, repr=False)
+    _lease: Any = field(default=None, repr=False)  # serving.dynalite.Lease of the local server
 
     @property
     def store(self) -> ObjectStore:
@@ -88,13 +83,31 @@ class Runtime:
     @property
     def dynamodb(self) -> Any:
         if self._dynamodb is None:
-            self._dynamodb = make_dynamodb(self.settings)
+            endpoint = None
+            if uses_local_server(self.settings):
+                from ppstack.serving import dynalite
+
+                self._lease = dynalite.lease(self.settings)
+                endpoint = self._lease.url
+            self._dynamodb = make_dynamodb(self.settings, endpoint)
         return self._dynamodb
 
+    @property
+    def dynamodb_url(self) -> str:
+        """Where DynamoDB is, for messages: the endpoint URL, or "AWS"."""
+        self.dynamodb  # noqa: B018 - connect first, so a local server has its URL
+        return self._lease.url if self._lease else self.settings.dynamodb_endpoint or "AWS"
+
     def close(self) -> None:
+        """Close the engine and leave the local DynamoDB server (stopped if this command was
+        its last user and a command started it: see ``serving.dynalite``)."""
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+        if self._lease is not None:
+            self._dynamodb = None
+            lease, self._lease = self._lease, None
+            lease.release()
 
     def __enter__(self) -> Runtime:
         return self

@@ -152,37 +152,45 @@ def run_demo(settings: Settings, *, serve: bool, port: int, echo: Echo, progress
              meter: MeterFactory = no_meter, stop: threading.Event | None = None) -> DemoResult:
     """The whole demo; with ``serve`` it blocks until Ctrl-C or ``stop`` is set."""
     from ppstack.api.local_server import make_server, serve_in_thread
+    from ppstack.services import API, register
 
     if serve:  # fail before the ingest, not after it, when the API port is taken
         make_server("127.0.0.1", port).server_close()
     prepare_home(settings)
     result = DemoResult()
-    rt = Runtime(settings)
-    try:
+    # One runtime for the whole demo: the local DynamoDB server it starts serves the ingest and
+    # the API, and stops when the demo ends, however it ends (Ctrl-C included).
+    with Runtime(settings) as rt:
         scenario, result.batches = ingest_dates(rt, settings.home_path / "scenario", echo,
                                                 progress, meter)
-    finally:
-        rt.close()
-    base_url, shutdown = serve_in_thread(settings, port=port if serve else 0)
-    result.base_url = base_url
-    try:
-        echo(f"\n=== API at {base_url} (the same handlers API Gateway invokes)")
-        for path in example_requests(scenario):
-            status, body = call(base_url, path)
-            result.requests.append((path, status, body))
-            echo(f"\nGET {path} -> {status}\n{_shorten(body)}")
-        if serve:
-            echo(f"\nServing {base_url} until Ctrl-C. Try:\n"
-                 f"  curl {base_url}/drug/0002-3227-30\n"
-                 f"  curl '{base_url}/search/drug?q=insulin*&limit=5'\n"
-                 f"  curl {base_url}/openapi.yaml\n"
-                 f"and, in another shell: PPSTACK_HOME={settings.home} ppstack status DRUG")
-            waiter = stop or threading.Event()
-            try:
-                while not waiter.wait(0.5):
-                    pass
-            except KeyboardInterrupt:
-                echo("stopping")
-    finally:
-        shutdown()
+        base_url, shutdown = serve_in_thread(settings, port=port if serve else 0, runtime=rt)
+        unregister = register(settings, API, base_url) if serve else (lambda: None)
+        try:
+            _walkthrough(result, scenario, settings, base_url, serve, echo, stop)
+        finally:
+            unregister()
+            shutdown()
     return result
+
+
+def _walkthrough(result: DemoResult, scenario: Any, settings: Settings, base_url: str,
+                 serve: bool, echo: Echo, stop: threading.Event | None) -> None:
+    """Call the API for each example request, then serve until Ctrl-C (with ``serve``)."""
+    result.base_url = base_url
+    echo(f"\n=== API at {base_url} (the same handlers API Gateway invokes)")
+    for path in example_requests(scenario):
+        status, body = call(base_url, path)
+        result.requests.append((path, status, body))
+        echo(f"\nGET {path} -> {status}\n{_shorten(body)}")
+    if serve:
+        echo(f"\nServing {base_url} until Ctrl-C. Try:\n"
+             f"  curl {base_url}/drug/0002-3227-30\n"
+             f"  curl '{base_url}/search/drug?q=insulin*&limit=5'\n"
+             f"  curl {base_url}/openapi.yaml\n"
+             f"and, in another shell: PPSTACK_HOME={settings.home} ppstack status DRUG")
+        waiter = stop or threading.Event()
+        try:
+            while not waiter.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            echo("stopping")

@@ -29,7 +29,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("table_bucket", "PPSTACK_TABLE_BUCKET", "pp-tables", "S3 table bucket holding namespace 'conformed'"),
     Setting("dynamodb_table", "PPSTACK_DYNAMODB_TABLE", "pp-dw-entities", "DynamoDB serving table"),
     Setting("dynamodb_endpoint", "PPSTACK_DYNAMODB_ENDPOINT", "", "DynamoDB endpoint URL; empty = local dynalite (local) or AWS (aws)"),
-    Setting("dynamodb_port", "PPSTACK_DYNAMODB_PORT", "8765", "port of the local dynalite server"),
+    Setting("dynamodb_port", "PPSTACK_DYNAMODB_PORT", "8765", "port of the local dynalite server (0 = any free port)"),
     Setting("region", "AWS_DEFAULT_REGION", "us-east-1", "AWS region"),
     Setting("athena_workgroup", "PPSTACK_ATHENA_WORKGROUP", "ppstack", "Athena workgroup (engine v3, no workgroup KMS)"),
     Setting("athena_output", "PPSTACK_ATHENA_OUTPUT", "", "Athena result location; empty = s3://<bucket>/athena-results/"),

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ppstack.api import config, handlers
 from ppstack.api.pool_server import PooledHTTPServer
 from ppstack.api.responses import CORS_HEADERS, error_response
+from ppstack.backends import Runtime
 from ppstack.errors import BadInput, NotFound, PpstackError
 
 ALLOWED_METHODS = "GET, OPTIONS"
@@ -206,18 +207,15 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         """Silence http.server's own access log: ``_dispatch`` writes the one line per request."""
 
 
-def prepare(settings: Any) -> str:
-    """Start the local DynamoDB server if needed, ensure the table, point the handlers at it.
-
-    Returns the DynamoDB endpoint used (empty for AWS).
-    """
-    from ppstack.backends import dynamodb_endpoint, make_dynamodb
+def prepare(rt: Runtime) -> str:
+    """Ensure the table (starting the local DynamoDB server if needed) and point the handlers
+    at it. Returns where DynamoDB is, for messages. The server stays in use until ``rt`` is
+    closed."""
     from ppstack.serving.table import ensure_table
 
-    client = make_dynamodb(settings)
-    ensure_table(client, settings.dynamodb_table)
-    config.configure(table=settings.dynamodb_table, client=client)
-    return dynamodb_endpoint(settings) or ""
+    ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
+    config.configure(table=rt.settings.dynamodb_table, client=rt.dynamodb)
+    return rt.dynamodb_url
 
 
 def make_server(host: str, port: int, log_stream: IO[str] | None = None,
@@ -233,11 +231,20 @@ def make_server(host: str, port: int, log_stream: IO[str] | None = None,
 
 
 def serve_in_thread(settings: Any, port: int = 0, host: str = "127.0.0.1",
-                    log_stream: IO[str] | None = None, **pool: Any
-                    ) -> tuple[str, Callable[[], None]]:
-    """Serve in a background thread (tests, bench, demo): returns (base URL, shutdown)."""
-    prepare(settings)
-    server = make_server(host, port, log_stream, **pool)
+                    log_stream: IO[str] | None = None, *, runtime: Runtime | None = None,
+                    **pool: Any) -> tuple[str, Callable[[], None]]:
+    """Serve in a background thread (tests, bench, demo): returns (base URL, shutdown).
+
+    With ``runtime`` the caller's DynamoDB connection is used (and stays the caller's to
+    close); else the server opens its own and ``shutdown`` closes it."""
+    rt = runtime or Runtime(settings)
+    try:
+        prepare(rt)
+        server = make_server(host, port, log_stream, **pool)
+    except BaseException:
+        if runtime is None:
+            rt.close()
+        raise
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="ppstack-serve", daemon=True)
     thread.start()
@@ -246,5 +253,7 @@ def serve_in_thread(settings: Any, port: int = 0, host: str = "127.0.0.1",
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+        if runtime is None:
+            rt.close()
 
     return f"http://{host}:{server.server_address[1]}", shutdown

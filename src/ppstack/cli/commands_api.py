@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
+from ppstack.cli.context import runtime, say
 from ppstack.settings import Settings
 
 
@@ -17,7 +20,8 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     """Run the read API locally: the Lambda handlers behind a small HTTP server.
 
     Starts the local DynamoDB server (dynalite) when needed and creates the table if missing.
-    Logs one line per request to stderr; stop with Ctrl-C.
+    Logs one line per request to stderr; stop with Ctrl-C (or ppstack services stop). A DynamoDB
+    server it started stops with it.
 
     \b
     Example:
@@ -25,26 +29,27 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
       curl 'http://127.0.0.1:8080/drug/0002-3227-30'
     """
     from ppstack.api.local_server import make_server, prepare
+    from ppstack.services import API, register
 
     settings: Settings = ctx.obj["settings"]
-    endpoint = prepare(settings)
-    server = make_server(host, port)
-    base = f"http://{host}:{server.server_address[1]}"
-    quiet = ctx.obj.get("quiet", False)
-    if not quiet:
-        click.echo(f"DynamoDB: {endpoint or 'AWS'} table {settings.dynamodb_table}", err=True)
-    # The base URL and examples are the command's output (stdout); logs go to stderr.
-    click.echo(base)
-    click.echo(f"  curl '{base}/drug/0002-3227-30'")
-    click.echo(f"  curl '{base}/drug/00002322730/history'")
-    click.echo(f"  curl '{base}/search/drug?q=atomox*+lilly&limit=5'")
-    click.echo(f"  curl '{base}/openapi.yaml'")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    with runtime(ctx) as rt:
+        endpoint = prepare(rt)
+        server = make_server(host, port)
+        base = f"http://{host}:{server.server_address[1]}"
+        unregister = register(settings, API, base)
+        try:
+            say(ctx)(f"DynamoDB: {endpoint} table {settings.dynamodb_table}")
+            # The base URL and examples are the command's output (stdout); logs go to stderr.
+            click.echo(base)
+            click.echo(f"  curl '{base}/drug/0002-3227-30'")
+            click.echo(f"  curl '{base}/drug/00002322730/history'")
+            click.echo(f"  curl '{base}/search/drug?q=atomox*+lilly&limit=5'")
+            click.echo(f"  curl '{base}/openapi.yaml'")
+            with contextlib.suppress(KeyboardInterrupt):
+                server.serve_forever()
+        finally:
+            unregister()
+            server.server_close()
 
 
 COMMANDS: tuple[click.Command, ...] = (serve,)

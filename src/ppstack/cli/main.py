@@ -1,18 +1,23 @@
 """``ppstack`` entry point: global options, error translation, and command registration.
 
 Each area registers its commands in its own module (``commands_*.py``) so this file stays small.
-Errors from the layers are ``PpstackError``s; they are printed to stderr and turned into exit
-codes here and nowhere else (0 ok, 1 failed, 2 bad usage or refused input).
+Every error ends here and nowhere else: printed to stderr as one or two lines (what failed, and
+the command that resumes; ``cli.failures``), turned into an exit code (0 ok, 1 failed, 2 bad usage
+or refused input, 130 interrupted). A traceback is printed only with ``--debug``. SIGTERM (e.g.
+``ppstack services stop``) ends a command like Ctrl-C, through the same clean-up.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import traceback
 from importlib import import_module
+from types import FrameType
 
 import click
 
-from ppstack.errors import PpstackError
+from ppstack.cli.failures import INTERRUPTED, explain
 from ppstack.settings import load_settings
 
 COMMAND_MODULES = (
@@ -22,6 +27,7 @@ COMMAND_MODULES = (
     "ppstack.cli.commands_serving",
     "ppstack.cli.commands_api",
     "ppstack.cli.commands_demo",
+    "ppstack.cli.commands_services",
 )
 
 
@@ -31,8 +37,10 @@ COMMAND_MODULES = (
 @click.option("--home", default=None, envvar="PPSTACK_HOME", show_envvar=True,
               help="Local state directory (default ./.ppstack).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
+@click.option("--debug", is_flag=True, help="Print the full traceback when a command fails.")
 @click.pass_context
-def cli(ctx: click.Context, backend: str | None, home: str | None, quiet: bool) -> None:
+def cli(ctx: click.Context, backend: str | None, home: str | None, quiet: bool,
+        debug: bool) -> None:
     """ppstack: FDA NDC files -> S3 raw archive -> staging -> Iceberg SCD2 -> DynamoDB -> API.
 
     \b
@@ -55,18 +63,25 @@ def _register() -> None:
 _register()
 
 
+def _terminate(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        cli.main(args=argv, prog_name="ppstack", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
+        cli.main(args=args, prog_name="ppstack", standalone_mode=False)
+    except click.exceptions.Abort:  # click's form of Ctrl-C
+        click.echo(explain(KeyboardInterrupt(), args)[0], err=True)
+        sys.exit(INTERRUPTED)
     except click.ClickException as e:
         e.show()
         sys.exit(2)
-    except PpstackError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except (Exception, KeyboardInterrupt) as e:
+        if "--debug" in args:
+            traceback.print_exc()
+        message, code = explain(e, args)
+        click.echo(f"error: {message}" if code != INTERRUPTED else message, err=True)
+        sys.exit(code)
     sys.exit(0)

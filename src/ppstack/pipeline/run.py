@@ -161,8 +161,9 @@ def run_steps(ctx: BatchContext, steps: tuple[Step, ...], *, stop_after: str | N
         started = time.perf_counter()
         try:
             result = step.run(ctx)
-        except Exception as e:
-            record_failed(ledger, record, step.name, type(e).__name__, str(e),
+        except (Exception, KeyboardInterrupt) as e:  # Ctrl-C too: the ledger says where it stopped
+            message = str(e) if isinstance(e, Exception) else "interrupted (Ctrl-C or SIGTERM)"
+            record_failed(ledger, record, step.name, type(e).__name__, message,
                           time.perf_counter() - started)
             raise
         record_success(ledger, record, step.name, step.state, result,

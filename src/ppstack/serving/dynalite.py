@@ -1,11 +1,22 @@
 """Start, find and stop the local DynamoDB API server (dynalite, from npm).
 
 The server runs detached, bound to 127.0.0.1, persisting under ``$PPSTACK_HOME/dynamodb``; a pid
-file next to it lets any later ppstack command reuse it. Readiness = a signed ListTables answers.
+file next to it lets any ppstack command of the same home find it. Readiness = a signed
+ListTables answers.
+
+Commands use the server through a ``Lease`` (``lease`` / ``Lease.release``): each command that
+needs it registers itself under ``$PPSTACK_HOME/dynamodb.users/``, and when the last one leaves,
+a server that a lease started is stopped. So a command that started the server only for its own
+use stops it when it ends (``ppstack run``, ``demo --no-serve``, Ctrl-C on ``serve``), while a
+server two commands share stays up until both are done. A user killed without releasing is
+pruned by pid. Registration and the last-one-out check run under a file lock, so a command that
+arrives while another leaves never finds the server stopping under it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -15,6 +26,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ppstack.errors import ServiceUnavailable
@@ -60,6 +74,10 @@ def _pid_file(settings: Settings) -> Path:
     return settings.home_path / "dynamodb.pid.json"
 
 
+def _users_dir(settings: Settings) -> Path:
+    return settings.home_path / "dynamodb.users"
+
+
 def endpoint_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
@@ -94,34 +112,45 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (and is not a zombie waiting for its parent)."""
     try:
         os.kill(pid, 0)
     except OSError:
         return False
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
+            return False
     return True
 
 
-def running_endpoint(settings: Settings) -> str | None:
-    pf = _pid_file(settings)
-    if not pf.exists():
-        return None
+def server_info(settings: Settings) -> dict[str, object] | None:
+    """The pid file's content (pid, url, leased) when its server process is alive."""
     try:
-        info = json.loads(pf.read_text())
-    except ValueError:
+        info = json.loads(_pid_file(settings).read_text())
+    except (OSError, ValueError):
         return None
-    if _alive(int(info["pid"])) and is_ready(info["url"]):
+    return info if isinstance(info, dict) and alive(int(info.get("pid", 0))) else None
+
+
+def running_endpoint(settings: Settings) -> str | None:
+    info = server_info(settings)
+    if info is not None and is_ready(str(info["url"])):
         return str(info["url"])
     return None
 
 
-def ensure_running(settings: Settings, timeout: float = 20.0) -> str:
-    """Return the endpoint of this home's dynalite, starting it when needed."""
+def ensure_running(settings: Settings, timeout: float = 20.0, *, leased: bool = False) -> str:
+    """Return the endpoint of this home's dynalite, starting it when needed.
+
+    ``leased``: a server started now is stopped when its last lease is released (``lease``);
+    otherwise it runs until ``stop`` (tests and benchmarks that share one server).
+    """
     url = running_endpoint(settings)
     if url:
         return url
     port = int(settings.dynamodb_port)
-    if not _port_free(port):
+    if port == 0 or not _port_free(port):  # 0: any free port
         # Another home's dynalite (or anything else) holds the port. Never share it: its tables
         # are another home's data. Take a free port instead; the pid file remembers it.
         port = _free_port()
@@ -141,7 +170,8 @@ def ensure_running(settings: Settings, timeout: float = 20.0) -> str:
                 f"dynalite exited with code {proc.returncode}; see {settings.home_path / 'dynamodb.log'}"
             )
         if is_ready(url):
-            _pid_file(settings).write_text(json.dumps({"pid": proc.pid, "url": url}))
+            _pid_file(settings).write_text(json.dumps({"pid": proc.pid, "url": url,
+                                                       "leased": leased}))
             return url
         time.sleep(0.05)
     proc.kill()
@@ -153,14 +183,87 @@ def stop(settings: Settings) -> bool:
     pf = _pid_file(settings)
     if not pf.exists():
         return False
-    info = json.loads(pf.read_text())
-    pid = int(info["pid"])
-    pf.unlink()
-    if not _alive(pid):
+    try:
+        info = json.loads(pf.read_text())
+    except ValueError:
+        info = {}
+    pf.unlink(missing_ok=True)
+    pid = int(info.get("pid", 0))
+    if not pid or not alive(pid) or not _is_dynalite(pid):
         return False
     os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        if not _alive(pid):
+    for _ in range(250):
+        if not alive(pid):
             break
         time.sleep(0.02)
+    else:
+        os.kill(pid, signal.SIGKILL)
     return True
+
+
+def _is_dynalite(pid: int) -> bool:
+    """Whether ``pid`` still is a dynalite process (a recycled pid must never be signalled)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): trust the pid file, as before
+    return b"dynalite" in cmdline
+
+
+@contextlib.contextmanager
+def _home_lock(settings: Settings) -> Iterator[None]:
+    settings.home_path.mkdir(parents=True, exist_ok=True)
+    with open(settings.home_path / "dynamodb.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def users(settings: Settings) -> list[int]:
+    """Pids of the live commands holding a lease on this home's server (dead ones pruned)."""
+    folder = _users_dir(settings)
+    out = []
+    for f in sorted(folder.glob("*")) if folder.is_dir() else []:
+        try:
+            pid = int(f.name.split(".", 1)[0])
+        except ValueError:
+            pid = 0
+        if pid and alive(pid):
+            out.append(pid)
+        else:
+            f.unlink(missing_ok=True)
+    return out
+
+
+@dataclass
+class Lease:
+    """One command's use of this home's DynamoDB server; ``release`` when done."""
+
+    settings: Settings
+    url: str
+    token: Path
+    started: bool  # this lease started the server
+
+    def release(self) -> bool:
+        """Leave; stop the server when it was started by a lease and nobody else uses it.
+        True when the server was stopped."""
+        with _home_lock(self.settings):
+            self.token.unlink(missing_ok=True)
+            info = server_info(self.settings)
+            if info is None or not info.get("leased") or users(self.settings):
+                return False
+            return stop(self.settings)
+
+
+def lease(settings: Settings, timeout: float = 20.0) -> Lease:
+    """Use this home's DynamoDB server, starting it when needed (see the module docstring)."""
+    with _home_lock(settings):
+        started = running_endpoint(settings) is None
+        url = ensure_running(settings, timeout, leased=True)
+        folder = _users_dir(settings)
+        folder.mkdir(exist_ok=True)
+        token = folder / f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        token.write_text(url)
+    return Lease(settings, url, token, started)
