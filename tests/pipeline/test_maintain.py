@@ -14,8 +14,9 @@ from ppstack.entities import DRUG
 from ppstack.errors import EngineError
 from ppstack.pipeline.maintain import maintain_entity
 from ppstack.pipeline.run import run_batch
-from ppstack.pipeline.timetravel import as_of_snapshot
+from ppstack.sql import timetravel
 
+TABLE = "SELECT * FROM conformed.drug"
 DAYS = (
     ("2025-01-01", {f"0000000000{i}": {"proprietary_name": f"N{i}"} for i in range(1, 7)}),
     ("2025-01-02", {**{f"0000000000{i}": {"proprietary_name": f"N{i}"} for i in range(1, 6)},
@@ -38,7 +39,7 @@ def history(rt: Runtime) -> Runtime:
 
 
 def as_of(rt: Runtime, snapshot_id: int) -> list[tuple]:
-    return ordered(rt.engine.execute(as_of_snapshot(DRUG, rt.engine, snapshot_id)).dicts())
+    return ordered(rt.engine.execute(timetravel.as_of(TABLE, snapshot=snapshot_id)).dicts())
 
 
 def test_maintain_compacts_and_expires_without_changing_what_is_read(history: Runtime) -> None:
@@ -61,7 +62,7 @@ def test_maintain_compacts_and_expires_without_changing_what_is_read(history: Ru
         assert ordered(table_rows(fresh)) == content
         assert {s: as_of(fresh, s) for s in within} == travel
         with pytest.raises(EngineError, match="no snapshot"):
-            fresh.engine.execute(as_of_snapshot(DRUG, fresh.engine, before[0]))
+            fresh.engine.execute(timetravel.as_of(TABLE, snapshot=before[0]))
     finally:
         fresh.close()
 

@@ -21,99 +21,17 @@ from ppstack.settings import Settings
 
 # ---- ppstack query ------------------------------------------------------------------------------
 
-# Hook for options that rewrite the user's SQL before it runs (e.g. a system-time ``--as-of``):
-# (click option, rewrite(sql, value, settings) -> sql). A rewrite is applied only when its option
-# was given. Another area may append to this tuple before ``cli.main`` registers the commands.
-QueryRewrite = Callable[[str, Any, Settings], str]
-
-
-def _as_of_snapshot(sql: str, snapshot: int, settings: Settings) -> str:
-    """Read every conformed (Iceberg) table of ``sql`` as of Iceberg snapshot ``snapshot``."""
-    return _pin_conformed(sql, f"FOR VERSION AS OF {int(snapshot)}", settings)
-
-
-def _as_of_time(sql: str, instant: str, settings: Settings) -> str:
-    """Read every conformed (Iceberg) table of ``sql`` as it was committed at ``instant`` (UTC)."""
-    from ppstack.pipeline.timetravel import system_time
-
-    return _pin_conformed(sql, system_time(instant, "--as-of-time"), settings)
-
-
-def _parse(sql: str) -> Any:
-    import sqlglot
-
-    try:
-        return sqlglot.parse_one(sql, read="athena")
-    except sqlglot.errors.ParseError as e:
-        raise BadInput(f"cannot parse the query: {e}") from None
-
-
-def _pin_conformed(sql: str, clause: str, settings: Settings) -> str:
-    """Add a time-travel clause after every reference to a table of the conformed namespace."""
-    import sqlglot
-    from sqlglot import exp
-
-    from ppstack.sql.params import CONFORMED_NS
-
-    tree = _parse(sql)
-    probe = sqlglot.parse_one(f"SELECT * FROM t {clause}", read="athena").find(exp.Table)
-    assert probe is not None
-    version = probe.args["version"]
-    pinned = 0
-    for table in tree.find_all(exp.Table):
-        if table.db == CONFORMED_NS:
-            table.set("version", version.copy())
-            pinned += 1
-    if not pinned:
-        raise BadInput(f"time travel applies to {CONFORMED_NS}.<entity> tables; the query reads none")
-    return tree.sql(dialect="athena")
-
-
-def _as_of_date(sql: str, day: str, settings: Settings) -> str:
-    """Business time: replace every conformed table the query reads by the versions in force on
-    ``day`` (``pipeline.timetravel.in_force``, the half-open rule of ``scd2_as_of.sql``), as a
-    subquery under the table's alias or name, so the rest of the query reads it unchanged.
-
-    A ``FOR ... AS OF`` clause already on the table (``--as-of-snapshot`` / ``--as-of-time``)
-    moves into the subquery: business time as of ``day``, as the system knew it then.
-    """
-    from sqlglot import exp
-
-    from ppstack.pipeline.timetravel import in_force
-    from ppstack.sql.params import CONFORMED_NS
-
-    check_date(day, "--as-of-date")
-    tree = _parse(sql)
-    tables = [t for t in tree.find_all(exp.Table) if t.db == CONFORMED_NS]
-    if not tables:
-        raise BadInput(f"--as-of-date applies to {CONFORMED_NS}.<entity> tables; the query reads none")
-    for table in tables:
-        if not isinstance(table.parent, (exp.From, exp.Join)):
-            raise BadInput(f"--as-of-date rewrites tables read in FROM / JOIN; "
-                           f"{table.sql(dialect='athena')} is not one")
-        bare = table.copy()
-        bare.set("alias", None)
-        inner = _parse(in_force(bare.sql(dialect="athena"), day, "--as-of-date"))
-        for node in inner.walk():
-            node.comments = None  # the template's header comment, not the user's query
-        inner.find(exp.Table).replace(bare)
-        alias = table.args.get("alias")
-        alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(table.name))
-        table.replace(exp.Subquery(this=inner, alias=alias))
-    return tree.sql(dialect="athena")
-
-
-QUERY_REWRITES: tuple[tuple[click.Option, QueryRewrite], ...] = (
-    (click.Option(["--as-of-date"], default=None, metavar="YYYY-MM-DD",
-                  help="Business time: read conformed tables as the versions in force on this day "
-                       "(active_from <= D < active_to). Combines with --as-of-snapshot / --as-of-time."),
-     _as_of_date),
-    (click.Option(["--as-of-snapshot"], type=int, default=None, metavar="SNAPSHOT_ID",
-                  help="System time: read conformed tables as of this Iceberg snapshot id."),
-     _as_of_snapshot),
-    (click.Option(["--as-of-time"], default=None, metavar="ISO_INSTANT",
-                  help="System time: read conformed tables as committed at this UTC instant."),
-     _as_of_time),
+# The time-travel options of ``ppstack query`` (the rewriting is ``sql.timetravel.as_of``).
+AS_OF_OPTIONS: tuple[click.Option, ...] = (
+    click.Option(["--as-of-date", "as_of_date"], default=None, metavar="YYYY-MM-DD",
+                 help="Business time: read conformed tables as the versions in force on this "
+                      "day (active_from <= D < active_to). Combines with --as-of-snapshot / "
+                      "--as-of-time."),
+    click.Option(["--as-of-snapshot", "as_of_snapshot"], type=int, default=None,
+                 metavar="SNAPSHOT_ID",
+                 help="System time: read conformed tables as of this Iceberg snapshot id."),
+    click.Option(["--as-of-time", "as_of_time"], default=None, metavar="ISO_INSTANT",
+                 help="System time: read conformed tables as committed at this UTC instant."),
 )
 
 
@@ -139,11 +57,12 @@ def _query_command() -> click.Command:
           ppstack query --as-of-date 2019-04-30 "SELECT ndc, proprietary_name FROM conformed.drug WHERE ndc = '00002080001'"
           ppstack query --as-of-date 2019-04-30 --as-of-snapshot 4431203399921377214 "SELECT count(*) FROM conformed.drug"
         """
+        from ppstack.sql.timetravel import as_of
+
         settings: Settings = ctx.obj["settings"]
-        for option, rewrite in QUERY_REWRITES:
-            value = options.get(option.name or "")
-            if value is not None:
-                sql = rewrite(sql, value, settings)
+        if any(v is not None for v in options.values()):
+            sql = as_of(sql, day=options["as_of_date"], snapshot=options["as_of_snapshot"],
+                        instant=options["as_of_time"])
         with Runtime(settings) as rt:
             result = rt.engine.execute(sql)
         if not result.columns:
@@ -158,7 +77,7 @@ def _query_command() -> click.Command:
         click.Argument(["sql"]),
         format_param(),
     ]
-    params += [option for option, _rewrite in QUERY_REWRITES]
+    params += list(AS_OF_OPTIONS)
     return click.Command("query", callback=query, params=params, help=query.__doc__)
 
 
