@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ppstack.engine.base import SqlEngine
+from ppstack.engine.base import DEFAULT_CATALOG, SqlEngine
+from ppstack.layout import CONFORMED_NS
 from ppstack.settings import Settings, load_settings
 from ppstack.storage.base import ObjectStore
 
@@ -23,6 +24,45 @@ def created_by_deployment(backend: str, template: str) -> bool:
     """Whether ``template``'s object already exists on ``backend`` before any run."""
     return backend == "aws" and template in DEPLOYED_TEMPLATES
 
+
+# ---- naming: how each backend names a table, usable without connecting -------------------
+
+def table_ref_for(backend: str, table_bucket: str, namespace: str, table: str) -> str:
+    """How SQL names a table, without constructing (or connecting) an engine.
+
+    Used by ``ppstack sql render``; it is the same rule as ``AthenaEngine.table_ref``: the
+    conformed namespace lives in the S3 Tables federated catalog on AWS, whose name contains a
+    slash and must be quoted; raw/staging are databases of the default Glue catalog.
+    ref: https://docs.aws.amazon.com/athena/latest/ug/gdc-register-s3-table-bucket-cat.html
+    """
+    if backend == "aws" and namespace == CONFORMED_NS:
+        return f'"s3tablescatalog/{table_bucket}"."{namespace}"."{table}"'
+    return f"{namespace}.{table}"
+
+
+def catalog_for(backend: str, table_bucket: str, namespace: str) -> str:
+    """The catalog a namespace lives in: on AWS the conformed namespace is in the S3 Tables
+    federated catalog ``s3tablescatalog/<table bucket>``, raw and staging in the account's
+    default Glue catalog (the local engine has one catalog and is given the same names).
+    ref: https://docs.aws.amazon.com/athena/latest/ug/gdc-register-s3-table-bucket-cat.html
+    """
+    if backend == "aws" and namespace == CONFORMED_NS:
+        return f"s3tablescatalog/{table_bucket}"
+    return DEFAULT_CATALOG
+
+
+class TableRefs:
+    """``table_ref`` of a backend without an engine: rendering needs no AWS access or catalog."""
+
+    def __init__(self, backend: str, table_bucket: str) -> None:
+        self.backend = backend
+        self.table_bucket = table_bucket
+
+    def table_ref(self, namespace: str, table: str) -> str:
+        return table_ref_for(self.backend, self.table_bucket, namespace, table)
+
+
+# ---- the ports -------------------------------------------------------------------------------
 
 def make_store(settings: Settings) -> ObjectStore:
     if settings.backend == "aws":

@@ -10,6 +10,11 @@ from datetime import UTC, date, datetime
 
 from ppstack.errors import BadInput
 
+# The catalog namespaces: Glue databases raw and staging, the S3 Tables namespace conformed.
+RAW_NS = "raw"
+STAGING_NS = "staging"
+CONFORMED_NS = "conformed"
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BATCH_ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z$")
 
@@ -52,8 +57,13 @@ def raw_key(entity: str, source: str, ingest_date: str, filename: str) -> str:
     return raw_prefix(entity, source, ingest_date) + filename
 
 
+def rendition_root(entity: str, source: str) -> str:
+    """Every rendition of a source, all dates (the raw tables' LOCATION)."""
+    return f"raw_tabular/{entity}/{source}/"
+
+
 def rendition_prefix(entity: str, source: str, ingest_date: str, member: str) -> str:
-    return f"raw_tabular/{entity}/{source}/{ingest_date}/{member}/"
+    return f"{rendition_root(entity, source)}{ingest_date}/{member}/"
 
 
 def rendition_location_template(entity: str, source: str, member: str) -> str:
@@ -81,20 +91,29 @@ def sync_checkpoint_key(entity: str, batch_id: str) -> str:
     return f"checkpoints/{entity}/{batch_id}/sync.json"
 
 
+def staging_root(entity: str) -> str:
+    """Every staged batch of an entity type (the stable staging table's LOCATION)."""
+    return f"staging/{entity}/"
+
+
+def rejects_root(entity: str) -> str:
+    return f"staging_rejects/{entity}/"
+
+
 def staging_prefix(entity: str, batch_id: str) -> str:
-    return f"staging/{entity}/{batch_id}/"
+    return f"{staging_root(entity)}{batch_id}/"
 
 
 def rejects_prefix(entity: str, batch_id: str) -> str:
-    return f"staging_rejects/{entity}/{batch_id}/"
+    return f"{rejects_root(entity)}{batch_id}/"
 
 
 def staging_location_template(entity: str) -> str:
-    return f"staging/{entity}/${{ingestion_batch_id}}/"
+    return f"{staging_root(entity)}${{ingestion_batch_id}}/"
 
 
 def rejects_location_template(entity: str) -> str:
-    return f"staging_rejects/{entity}/${{ingestion_batch_id}}/"
+    return f"{rejects_root(entity)}${{ingestion_batch_id}}/"
 
 
 def ledger_key(entity: str, batch_id: str) -> str:

@@ -8,9 +8,9 @@ import pytest
 import sqlglot
 from template_cases import template_entity_cases
 
-from ppstack.cli.commands_sql import render_step
 from ppstack.entities import ENTITIES, SOURCES
 from ppstack.errors import BadInput
+from ppstack.pipeline.render import render_step
 from ppstack.settings import load_settings
 from ppstack.sql import template_names
 

@@ -32,10 +32,10 @@ from sqlglot import exp
 from template_cases import template_entity_cases
 
 from ppstack.backends import DEPLOYED_TEMPLATES
-from ppstack.cli.commands_sql import render_step
 from ppstack.engine.base import QueryContext
 from ppstack.entities import ENTITIES
 from ppstack.pipeline.batch import BatchParams, Statement
+from ppstack.pipeline.render import render_step
 from ppstack.pipeline.steps import definitions, nothing_written, setup_statements
 from ppstack.settings import Settings, load_settings
 from ppstack.sql import template_names

@@ -5,7 +5,6 @@ stdout carries data only (query rows, rendered SQL, the stage report); progress 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -14,9 +13,8 @@ from ppstack.backends import Runtime
 from ppstack.cli.context import runtime, say
 from ppstack.cli.output import emit_json, format_option, format_param, format_rows
 from ppstack.entities import get_entity, get_source
-from ppstack.entities.spec import EntitySpec
-from ppstack.errors import BadInput
 from ppstack.layout import check_batch_id, check_date, new_batch_id
+from ppstack.pipeline.render import STEP_TEMPLATES
 from ppstack.settings import Settings
 
 # ---- ppstack query ------------------------------------------------------------------------------
@@ -83,76 +81,6 @@ def _query_command() -> click.Command:
 
 # ---- ppstack sql render -------------------------------------------------------------------------
 
-TemplateFor = Callable[[EntitySpec, str], str]
-
-# Step alias -> template name for an entity and source. Other areas may add their steps here.
-STEP_TEMPLATES: dict[str, TemplateFor] = {
-    "bootstrap_raw_db": lambda spec, src: "ddl_database_raw",
-    "bootstrap_staging_db": lambda spec, src: "ddl_database_staging",
-    "ddl_raw": lambda spec, src: "ddl_table_raw",
-    "ddl_staging": lambda spec, src: "ddl_staging_batch",
-    "ddl_rejects": lambda spec, src: "ddl_staging_rejects",
-    "stage": lambda spec, src: spec.staging_template[src],
-    "stage_rejects": lambda spec, src: spec.staging_template[src] + "_rejects",
-    "stage_counts": lambda spec, src: spec.staging_template[src] + "_counts",
-    "stage_drop": lambda spec, src: "stage_drop_ctas",
-    "ddl_conformed": lambda spec, src: "ddl_conformed",
-    "close": lambda spec, src: "scd2_close",
-    "insert": lambda spec, src: "scd2_insert",
-}
-
-
-def render_step(settings: Settings, template: str, entity: str, source: str | None,
-                ingest_date: str, batch_id: str, *, every: bool = False) -> str:
-    """The exact SQL of ``template`` for one batch. The steps stage, close and insert come from
-    their step definitions (what both drivers execute), each statement headed by its execution
-    context: with ``every`` all statements of the step in order, else the step's main statement
-    (the staging CTAS, the MERGE, the INSERT). Other aliases and template names are rendered with
-    the batch's parameters."""
-    from ppstack.pipeline.batch import BatchParams
-    from ppstack.pipeline.steps import definitions, nothing_written
-    from ppstack.sql import load, placeholders, render_text, template_names
-    from ppstack.sql.params import raw_table_params
-
-    spec = get_entity(entity)
-    src = get_source(spec, source or spec.sources[0])
-    batch = BatchParams.build(settings, spec, src, ingest_date, batch_id)
-    steps = {d.name: d for d in definitions()}
-    if template in steps and template in STEP_TEMPLATES:
-        statements = steps[template].statements(batch, nothing_written)
-        if not every:
-            main = STEP_TEMPLATES[template](spec, src.name)
-            statements = [s for s in statements if s.template == main]
-        return "\n\n".join(
-            f"-- {s.template} in catalog {s.context.catalog}"
-            + (f", database {s.context.database}" if s.context.database else "")
-            + f"\n{s.sql.rstrip()};" for s in statements)
-    if template in STEP_TEMPLATES:
-        try:
-            name = STEP_TEMPLATES[template](spec, src.name)
-        except KeyError:
-            raise BadInput(f"step {template!r} has no template for {spec.name} {src.name}") from None
-    elif template in template_names():
-        name = template
-    else:
-        raise BadInput(f"unknown step or template {template!r}; steps: {', '.join(STEP_TEMPLATES)}; "
-                       f"templates: {', '.join(template_names())}")
-    params = dict(batch.params)
-    params.setdefault("drop_table", params["ctas_table"])
-    params.setdefault("as_of_date", f"DATE '{ingest_date}'")
-    text = load(name)
-    if "raw_table" in placeholders(text):  # one statement per source member
-        parts = []
-        for member in src.members:
-            p = {**params, **raw_table_params(spec, src, member, settings.bucket)}
-            parts.append(f"-- member: {member.name}\n" + render_text(text, p).rstrip() + ";")
-        return "\n\n".join(parts)
-    try:
-        return render_text(text, params).rstrip()
-    except KeyError as e:
-        raise BadInput(f"template {name!r} needs parameters this command cannot supply: {e}") from None
-
-
 @click.group("sql")
 def sql_group() -> None:
     """Inspect the SQL templates (Athena dialect) the pipeline runs."""
@@ -190,6 +118,8 @@ def render_command(ctx: click.Context, template: str, entity: str, source: str |
     settings: Settings = ctx.obj["settings"]
     if backend is not None:
         settings = settings.with_(backend=backend)
+    from ppstack.pipeline.render import render_step
+
     click.echo(render_step(settings, template, entity, source, ingest_date, batch_id,
                            every=every))
 

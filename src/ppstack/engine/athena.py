@@ -36,9 +36,6 @@ from ppstack.engine.base import QueryContext, Result
 from ppstack.errors import BadInput, EngineError
 from ppstack.settings import Settings
 
-CONFORMED_NS = "conformed"
-S3TABLES_CATALOG = "s3tablescatalog"
-
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 THROTTLE_CODES = ("TooManyRequestsException", "ThrottlingException")
 
@@ -179,10 +176,9 @@ class AthenaEngine:
         for what, name in (("namespace", namespace), ("table", table)):
             if not _NAME.match(name or ""):
                 raise BadInput(f"{what} name must be lower case [a-z0-9_], not {name!r}")
-        if namespace == CONFORMED_NS:
-            catalog = f"{S3TABLES_CATALOG}/{self.settings.table_bucket}"
-            return f'"{catalog}"."{namespace}"."{table}"'
-        return f"{namespace}.{table}"
+        from ppstack.backends import table_ref_for
+
+        return table_ref_for("aws", self.settings.table_bucket, namespace, table)
 
     def execute(self, sql: str, context: QueryContext | None = None) -> Result:
         query_id = self.submit(sql, context)

@@ -34,7 +34,7 @@ from ppstack.backends import Runtime
 from ppstack.entities import get_entity, get_source
 from ppstack.entities.spec import EntitySpec
 from ppstack.errors import BadInput, Locked, PpstackError, Refused
-from ppstack.layout import check_batch_id, check_date, manifest_key
+from ppstack.layout import check_batch_id, check_date, manifest_key, rendition_root
 from ppstack.pipeline.ledger import FAILED, BatchRecord, Ledger
 from ppstack.pipeline.lock import EntityLock
 from ppstack.pipeline.run import ABANDONED, open_batch, record_failed, record_success
@@ -131,7 +131,7 @@ def _pending(rt: Runtime, spec: EntitySpec) -> tuple[str, str] | None:
                  - {r.ingest_date for r in live})
     waiting = []
     for source in spec.sources:
-        prefix = f"raw_tabular/{spec.name}/{source}/"
+        prefix = rendition_root(spec.name, source)
         for key in rt.store.list(prefix):
             day = key[len(prefix):].split("/", 1)[0]
             if (key == manifest_key(spec.name, source, day) and day > applied

@@ -11,7 +11,9 @@ import re
 from datetime import datetime
 from typing import Protocol
 
-from ppstack.engine.base import DEFAULT_CATALOG
+# The three namespaces (defined in layout.py) and how each backend names a table in them
+# (backends.py), imported here for the many templates' parameters.
+from ppstack.backends import TableRefs, catalog_for, table_ref_for  # noqa: F401
 from ppstack.entities.spec import (
     BIGINT,
     DATE,
@@ -25,21 +27,23 @@ from ppstack.entities.spec import (
     conformed_columns,
     staging_columns,
 )
-from ppstack.layout import (
+from ppstack.layout import (  # noqa: F401 - the namespaces are re-exported
+    CONFORMED_NS,
+    RAW_NS,
+    STAGING_NS,
     batch_timestamp,
     check_batch_id,
     check_date,
     rejects_location_template,
     rejects_prefix,
+    rejects_root,
     rendition_location_template,
+    rendition_root,
     staging_location_template,
     staging_prefix,
+    staging_root,
 )
 from ppstack.sql import hive_literal, literal
-
-RAW_NS = "raw"
-STAGING_NS = "staging"
-CONFORMED_NS = "conformed"
 
 # Athena DDL type names for spec column types.
 ATHENA_TYPES = {"string": "string", "date": "date", "timestamp": "timestamp", "boolean": "boolean",
@@ -139,47 +143,11 @@ REJECT_COLUMNS: tuple[Column, ...] = (
 
 # The partition key of the stable staging tables; Glue DDL must not list it as a data column.
 BATCH_PARTITION = "ingestion_batch_id"
-RAW_PARTITION = "ingest_date"
 
 
 def s3_uri(bucket: str, key: str) -> str:
     """``s3://<bucket>/<key>``: the form every location in a template takes (locally too)."""
     return f"s3://{bucket}/{key}"
-
-
-def table_ref_for(backend: str, table_bucket: str, namespace: str, table: str) -> str:
-    """How SQL names a table, without constructing (or connecting) an engine.
-
-    Used by ``ppstack sql render``; it is the same rule as ``AthenaEngine.table_ref``: the
-    conformed namespace lives in the S3 Tables federated catalog on AWS, whose name contains a
-    slash and must be quoted; raw/staging are databases of the default Glue catalog.
-    ref: https://docs.aws.amazon.com/athena/latest/ug/gdc-register-s3-table-bucket-cat.html
-    """
-    if backend == "aws" and namespace == CONFORMED_NS:
-        return f'"s3tablescatalog/{table_bucket}"."{namespace}"."{table}"'
-    return f"{namespace}.{table}"
-
-
-def catalog_for(backend: str, table_bucket: str, namespace: str) -> str:
-    """The catalog a namespace lives in: on AWS the conformed namespace is in the S3 Tables
-    federated catalog ``s3tablescatalog/<table bucket>``, raw and staging in the account's
-    default Glue catalog (the local engine has one catalog and is given the same names).
-    ref: https://docs.aws.amazon.com/athena/latest/ug/gdc-register-s3-table-bucket-cat.html
-    """
-    if backend == "aws" and namespace == CONFORMED_NS:
-        return f"s3tablescatalog/{table_bucket}"
-    return DEFAULT_CATALOG
-
-
-class TableRefs:
-    """``table_ref`` of a backend without an engine: rendering needs no AWS access or catalog."""
-
-    def __init__(self, backend: str, table_bucket: str) -> None:
-        self.backend = backend
-        self.table_bucket = table_bucket
-
-    def table_ref(self, namespace: str, table: str) -> str:
-        return table_ref_for(self.backend, self.table_bucket, namespace, table)
 
 
 def ctas_table_names(spec: EntitySpec, batch_id: str) -> tuple[str, str]:
@@ -200,7 +168,7 @@ def raw_table_params(spec: EntitySpec, source: Source, member: Member, bucket: s
     """Parameters of ``ddl_table_raw`` for one member: all-string columns + lineage columns."""
     columns = [Column(h.lower()) for h in member.columns]
     columns += list(SOURCE_ROW_COLUMNS)
-    prefix = f"raw_tabular/{spec.name}/{source.name}/"
+    prefix = rendition_root(spec.name, source.name)
     return {
         "raw_db": RAW_NS,
         "raw_table": spec.raw_table(source.name, member.name),
@@ -226,8 +194,8 @@ def staging_ddl_params(spec: EntitySpec, bucket: str) -> dict[str, str]:
         "rejects_table_name": spec.rejects_table,
         "staging_ddl_columns_no_partition": ddl_columns(batch_cols),
         "rejects_ddl_columns_no_partition": ddl_columns(reject_cols),
-        "staging_root": s3_uri(bucket, f"staging/{spec.name}/"),
-        "rejects_root": s3_uri(bucket, f"staging_rejects/{spec.name}/"),
+        "staging_root": s3_uri(bucket, staging_root(spec.name)),
+        "rejects_root": s3_uri(bucket, rejects_root(spec.name)),
         "staging_location_template": s3_uri(bucket, staging_location_template(spec.name)),
         "rejects_location_template": s3_uri(bucket, rejects_location_template(spec.name)),
     }

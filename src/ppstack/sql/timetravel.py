@@ -21,10 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ppstack.errors import BadInput
-from ppstack.layout import check_date
+from ppstack.layout import CONFORMED_NS, check_date
 from ppstack.sql import literal, render
-
-CONFORMED_NS = "conformed"
 
 
 def in_force(table_sql: str, as_of_date: str, what: str = "--as-of") -> str:
