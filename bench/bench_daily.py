@@ -55,8 +55,10 @@ def prepare(work: Path) -> tuple[Path, str]:
     return home, scenario.snapshots[1].date
 
 
-def run_once(home: Path, day2: str) -> tuple[float, float, str]:
-    """One fresh ``ppstack run`` process: (wall seconds, peak RSS MB, its batch report)."""
+def run_once(home: Path, day2: str) -> tuple[float, float, float, str]:
+    """One fresh ``ppstack run`` process: (wall seconds, CPU seconds, peak RSS MB, its batch
+    report). CPU time (user + system, all threads) is shown beside wall time because on a
+    shared, loaded machine the wall time mostly measures the other tenants."""
     env = {**os.environ, "PPSTACK_HOME": str(home)}
     cmd = [str(PPSTACK), "-q", "run", "DRUG", "FDA_NDC", "--date", day2, "--until", "inserted"]
     started = time.perf_counter()
@@ -68,7 +70,7 @@ def run_once(home: Path, day2: str) -> tuple[float, float, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"ppstack run failed ({proc.returncode}):\n{out}\n{err}")
-    return wall, usage.ru_maxrss / 1024, out
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
 def main() -> None:
@@ -88,23 +90,26 @@ def main() -> None:
             (args.keep / "day2").write_text(day2)
         else:
             home, day2 = prepare(work)
-        walls, peaks = [], []
+        walls, cpus, peaks = [], [], []
         report = ""
         for n in range(args.runs):
             copy = work / f"run{n}"
             shutil.copytree(home, copy)
-            wall, peak, report = run_once(copy, day2)
+            wall, cpu, peak, report = run_once(copy, day2)
             walls.append(wall)
+            cpus.append(cpu)
             peaks.append(peak)
-            print(f"run {n + 1}: {wall:.2f} s, peak RSS {peak:.0f} MB", file=sys.stderr)
+            print(f"run {n + 1}: {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {peak:.0f} MB",
+                  file=sys.stderr)
             shutil.rmtree(copy, ignore_errors=True)
         print(report, file=sys.stderr)
         counts = {k: v for k, v in (line.split()[:2] for line in report.splitlines()
                                     if line.split()[:1] and line.split()[0] in
                                     ("staged", "inserted", "updated", "deleted"))}
         print(f"daily batch (ppstack run --until inserted, next-day batch of the full FDA file, "
-              f"fresh process): median {statistics.median(walls):.2f} s over {len(walls)} runs, "
-              f"peak RSS {max(peaks):.0f} MB; {counts}")
+              f"fresh process): median {statistics.median(walls):.2f} s wall ({statistics.median(cpus):.2f} s "
+              f"CPU) over {len(walls)} runs, peak RSS {max(peaks):.0f} MB; load average "
+              f"{os.getloadavg()[0]:.1f}; {counts}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
