@@ -14,10 +14,12 @@ of one step definition, each with its catalog and database)::
     -> Guard (Lambda: ledger staged, mass-delete guard, ships the close statements)
     -> Close (Map: the MERGE) -> RecordClosed (Lambda: ledger closed, ships the insert statements)
     -> Insert (Map: the INSERT) -> RecordInserted (Lambda: ledger inserted with the batch counts)
-    -> Sync (Lambda with DynamoDB write access: ledger synced) -> Done
+    -> Sync (Lambda with DynamoDB write access: one slice of the sync, checkpointed)
+    -> Synced? -no-> Sync (again, from the checkpoint) | yes (ledger synced) -> Done
     any failure -> MarkFailed (Lambda: ledger failed, release lock) -> Failed
 
-Started by EventBridge: S3 "Object Created" under ``raw/`` and a daily schedule.
+Started by EventBridge: S3 "Object Created" of a delivery's ``_manifest.json`` (written last by
+the archive, e.g. by the scheduled fetch function of ``acquisition.py``) and a daily sweep.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ ATHENA_WRITE_PREFIXES = ("staging/", "staging_rejects/")
 LEDGER_PREFIXES = ("batches/", "locks/")
 SYNC_CHECKPOINT_PREFIX = "checkpoints/"  # the sliced sync's durable checkpoint (serving.slices)
 
+# ppstack.layout.manifest_key: raw_tabular/<ENTITY>/<SOURCE>/<YYYY-MM-DD>/_manifest.json
+MANIFEST_PATTERN = "raw_tabular/*/_manifest.json"
+
 # DescribeTable: the sync checks the table is there before writing (serving.table.ensure_table).
 DYNAMODB_SYNC_ACTIONS = [
     "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
@@ -58,12 +63,14 @@ DYNAMODB_SYNC_ACTIONS = [
 
 class Pipeline(Construct):
     def __init__(self, scope: Construct, id: str, *, config: StackConfig, storage: Storage,
-                 serving: Serving, code: lambda_.Code) -> None:
+                 serving: Serving, code: lambda_.Code,
+                 layers: dict[str, lambda_.ILayerVersion]) -> None:
         super().__init__(scope, id)
         self.config = config
+        self.layers = [layers["boto3"]]
         self.storage = storage
         self.serving = serving
-        env = self._environment()
+        env = self.environment = self._environment()
         self.steps_fn = self._function("StepsFunction", "ppstack.pipeline.aws_handler.step",
                                        code, env, Duration.minutes(5))
         self.sync_fn = self._function("SyncFunction", "ppstack.pipeline.aws_handler.sync",
@@ -92,11 +99,12 @@ class Pipeline(Construct):
             ENV["backend"]: "aws",
             ENV["home"]: "/tmp/ppstack",  # the only writable path in Lambda
             ENV["bucket"]: self.storage.archive.bucket_name,
-            ENV["table_bucket"]: c.table_bucket,
+            ENV["table_bucket"]: c.table_bucket_name,
             ENV["dynamodb_table"]: self.serving.table.table_name,
             ENV["athena_workgroup"]: c.athena_workgroup,
             ENV["athena_output"]: self.storage.results_location,
             ENV["mass_delete_threshold"]: c.mass_delete_threshold,
+            ENV["raw_retention_days"]: str(c.object_lock_days),
         }
 
     def _function(self, construct_id: str, handler: str, code: lambda_.Code,
@@ -109,6 +117,7 @@ class Pipeline(Construct):
             code=code,
             memory_size=1024,
             timeout=timeout,
+            layers=self.layers,
             environment=env,
             log_group=logs.LogGroup(self, f"{construct_id}Logs",
                                     retention=logs.RetentionDays.SIX_MONTHS,
@@ -132,7 +141,7 @@ class Pipeline(Construct):
         archive = self.storage.archive
         results = self.storage.results
         tb_arn = self.storage.table_bucket.attr_table_bucket_arn
-        s3tables_catalog = f"s3tablescatalog/{c.table_bucket}"
+        s3tables_catalog = f"s3tablescatalog/{c.table_bucket_name}"
         glue_read = ["glue:GetCatalog", "glue:GetDatabase", "glue:GetDatabases", "glue:GetTable",
                      "glue:GetTables", "glue:GetPartition", "glue:GetPartitions",
                      "glue:BatchGetPartition"]
@@ -293,12 +302,19 @@ class Pipeline(Construct):
             result_path="$",
         ))
 
+        # The sync runs in slices that each end well inside the function's 15 minutes
+        # (ppstack.serving.slices, checkpoint in the archive bucket); loop until done.
+        synced = sfn.Choice(self, "Synced?")
+        synced.when(sfn.Condition.and_(sfn.Condition.is_present("$.sync_done"),
+                                       sfn.Condition.boolean_equals("$.sync_done", True)), done)
+        synced.otherwise(sync)
+
         ready = sfn.Choice(self, "Ready?")
         ready.when(
             sfn.Condition.and_(sfn.Condition.is_present("$.ready"),
                                sfn.Condition.boolean_equals("$.ready", True)),
             stage_map.next(guard).next(close).next(record_closed).next(insert)
-            .next(record_inserted).next(sync).next(done),
+            .next(record_inserted).next(sync).next(synced),
         )
         ready.otherwise(nothing)
 
@@ -327,23 +343,26 @@ class Pipeline(Construct):
     def _triggers(self) -> None:
         archive = self.storage.archive
         target = targets.SfnStateMachine(self.state_machine)
+        # A delivery's manifest is written last (ppstack.raw.archive), so its creation means
+        # the archive is complete; raw/ objects arrive before it and start nothing.
         # ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
+        # ref: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html
         events.Rule(
-            self, "RawObjectCreated",
-            description="A new raw archive object starts (or is picked up by) a batch run",
+            self, "ManifestCreated",
+            description="A delivery's archive manifest starts its batch run",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],
                 detail={
                     "bucket": {"name": [archive.bucket_name]},
-                    "object": {"key": [{"prefix": "raw/"}]},
+                    "object": {"key": [{"wildcard": MANIFEST_PATTERN}]},
                 },
             ),
             targets=[target],
         )
         events.Rule(
             self, "DailyRun",
-            description="Daily sweep for archived batches that have not run",
+            description="Daily sweep for archived batches that have not run (or failed)",
             schedule=events.Schedule.expression(self.config.schedule),
             targets=[target],
         )

@@ -45,9 +45,11 @@ def source_code() -> lambda_.Code:
 
 
 class Serving(Construct):
-    def __init__(self, scope: Construct, id: str, *, config: StackConfig, code: lambda_.Code) -> None:
+    def __init__(self, scope: Construct, id: str, *, config: StackConfig, code: lambda_.Code,
+                 layers: list[lambda_.ILayerVersion]) -> None:
         super().__init__(scope, id)
         self.config = config
+        self.layers = layers
         self.table = self._table()
         self.functions = {
             placeholder: self._api_function(construct_id, handler, code)
@@ -81,6 +83,7 @@ class Serving(Construct):
             handler=handler,
             code=code,
             memory_size=256,
+            layers=self.layers,
             timeout=Duration.seconds(10),
             environment={
                 ENV["backend"]: "aws",

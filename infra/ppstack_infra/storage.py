@@ -14,6 +14,7 @@ from constructs import Construct
 from ppstack.entities import ENTITIES
 from ppstack.entities.spec import conformed_columns
 from ppstack.sql.params import CONFORMED_NS, RAW_NS, STAGING_NS
+from ppstack.storage.s3 import RETAINED_PREFIXES  # the prefixes locked per object
 from ppstack_infra.config import StackConfig
 
 ATHENA_ENGINE_V3 = "Athena engine version 3"
@@ -30,9 +31,9 @@ class Storage(Construct):
         self.config = config
         self.archive = self._archive_bucket()
         self.results = self._results_bucket()
-        self.raw_db = self._database(RAW_NS, f"s3://{config.bucket}/raw_tabular/",
+        self.raw_db = self._database(RAW_NS, f"s3://{config.archive_bucket_name}/raw_tabular/",
                                      "Raw renditions (Parquet, all strings); tables from DDL templates")
-        self.staging_db = self._database(STAGING_NS, f"s3://{config.bucket}/staging/",
+        self.staging_db = self._database(STAGING_NS, f"s3://{config.archive_bucket_name}/staging/",
                                          "Per-batch staging (append-only); tables from DDL templates")
         self.table_bucket = self._table_bucket()
         self.namespace = s3tables.CfnNamespace(
@@ -46,28 +47,33 @@ class Storage(Construct):
     # ---- layer 1 ------------------------------------------------------------------------------
 
     def _archive_bucket(self) -> s3.Bucket:
-        """Raw files are never mutated or deleted (spec layer 1). Three controls, strongest first:
+        """Raw files are never mutated or deleted (spec layer 1); everything else in the bucket
+        (staging output, ledger versions, run locks, sync checkpoints, fetch state) must stay
+        deletable and expire. So the retention is per prefix, not a bucket default:
 
-        - Object Lock (governance) default retention on every new version; it needs versioning.
+        - Object Lock is enabled (it needs versioning) without a default retention; ppstack's
+          S3 store puts governance retention (PPSTACK_RAW_RETENTION_DAYS, set to
+          ``object_lock_days`` in the Lambdas) on each object it writes under ``raw/`` and
+          ``raw_tabular/``, and the bucket policy refuses a PutObject there without it.
           ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
+          ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html
         - an explicit Deny of DeleteObject / DeleteObjectVersion on ``raw/*`` for everyone
           (the root user can still replace the bucket policy; Object Lock is the real guarantee).
         - ppstack itself writes raw/ with ``If-None-Match: *`` only.
+        - lifecycle rules per prefix (``_lifecycle``) drop what versioning would pile up.
         """
         c = self.config
-        retention = (s3.ObjectLockRetention.governance(Duration.days(c.object_lock_days))
-                     if c.object_lock_days > 0 else None)
         bucket = s3.Bucket(
             self, "ArchiveBucket",
-            bucket_name=c.bucket,
+            bucket_name=c.archive_bucket_name,
             versioned=True,
             object_lock_enabled=True,
-            object_lock_default_retention=retention,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            event_bridge_enabled=True,  # "Object Created" under raw/ starts the pipeline
+            event_bridge_enabled=True,  # a delivery's manifest starts the pipeline
+            lifecycle_rules=self._lifecycle(),
             removal_policy=RemovalPolicy.RETAIN,
         )
         bucket.add_to_resource_policy(iam.PolicyStatement(
@@ -77,7 +83,46 @@ class Storage(Construct):
             actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
             resources=[bucket.arn_for_objects(RAW_PREFIX + "*")],
         ))
+        if c.object_lock_days > 0:
+            # ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html
+            # (condition key s3:object-lock-mode)
+            bucket.add_to_resource_policy(iam.PolicyStatement(
+                sid="DenyUnlockedArchiveWrites",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(p + "*") for p in RETAINED_PREFIXES],
+                conditions={"Null": {"s3:object-lock-mode": "true"}},
+            ))
         return bucket
+
+    def _lifecycle(self) -> list[s3.LifecycleRule]:
+        """What each prefix keeps. Current objects of raw/, raw_tabular/, staging/ and batches/
+        are kept; superseded versions and scratch objects expire."""
+        def noncurrent(id: str, prefix: str, days: int, **extra: object) -> s3.LifecycleRule:
+            return s3.LifecycleRule(id=id, prefix=prefix,
+                                    noncurrent_version_expiration=Duration.days(days),
+                                    **extra)  # type: ignore[arg-type]
+
+        return [
+            s3.LifecycleRule(id="AbortUploads",
+                             abort_incomplete_multipart_upload_after=Duration.days(1)),
+            # a released lock leaves a delete marker and the old version: drop both
+            noncurrent("Locks", "locks/", 1, expired_object_delete_marker=True),
+            # each state change of a batch record replaces it; keep the trail for 90 days
+            noncurrent("LedgerVersions", "batches/", 90),
+            noncurrent("Staging", "staging/", 1),
+            noncurrent("StagingRejects", "staging_rejects/", 1),
+            noncurrent("FetchState", "fetch/", 7),
+            s3.LifecycleRule(id="Checkpoints", prefix="checkpoints/",
+                             expiration=Duration.days(30),
+                             noncurrent_version_expiration=Duration.days(1)),
+            # results of a CLI run without PPSTACK_ATHENA_OUTPUT (the Lambdas use the results
+            # bucket)
+            s3.LifecycleRule(id="AthenaResults", prefix="athena-results/",
+                             expiration=Duration.days(self.config.results_expire_days),
+                             noncurrent_version_expiration=Duration.days(1)),
+        ]
 
     def _results_bucket(self) -> s3.Bucket:
         """Athena query results are scratch output: kept out of the Object Lock bucket so they
@@ -118,7 +163,7 @@ class Storage(Construct):
         """
         bucket = s3tables.CfnTableBucket(
             self, "TableBucket",
-            table_bucket_name=self.config.table_bucket,
+            table_bucket_name=self.config.table_bucket_name,
             encryption_configuration=s3tables.CfnTableBucket.EncryptionConfigurationProperty(
                 sse_algorithm="AES256",
             ),

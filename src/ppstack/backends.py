@@ -68,7 +68,8 @@ def make_store(settings: Settings) -> ObjectStore:
     if settings.backend == "aws":
         from ppstack.storage.s3 import S3ObjectStore
 
-        return S3ObjectStore(settings.bucket, region=settings.region)
+        return S3ObjectStore(settings.bucket, region=settings.region,
+                             retain_days=settings.raw_retention)
     from ppstack.storage.local import LocalObjectStore
 
     return LocalObjectStore(settings.home_path / "s3", settings.bucket)

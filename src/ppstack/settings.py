@@ -34,6 +34,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("athena_workgroup", "PPSTACK_ATHENA_WORKGROUP", "ppstack", "Athena workgroup (engine v3, no workgroup KMS)"),
     Setting("athena_output", "PPSTACK_ATHENA_OUTPUT", "", "Athena result location; empty = s3://<bucket>/athena-results/"),
     Setting("mass_delete_threshold", "PPSTACK_MASS_DELETE_THRESHOLD", "0.05", "largest share of current keys one batch may close as disappeared"),
+    Setting("raw_retention_days", "PPSTACK_RAW_RETENTION_DAYS", "365",
+            "Object Lock days on each archived raw/, raw_tabular/ object on S3; 0 = none"),
     Setting("lock_stale_seconds", "PPSTACK_LOCK_STALE_SECONDS", "3600", "age after which a run lock is taken over"),
 )
 
@@ -53,6 +55,7 @@ class Settings:
     athena_workgroup: str
     athena_output: str
     mass_delete_threshold: str
+    raw_retention_days: str
     lock_stale_seconds: str
 
     @property
@@ -62,6 +65,10 @@ class Settings:
     @property
     def mass_delete_share(self) -> float:
         return float(self.mass_delete_threshold)
+
+    @property
+    def raw_retention(self) -> int:
+        return int(self.raw_retention_days)
 
     @property
     def lock_stale(self) -> float:
@@ -88,4 +95,7 @@ def load_settings(**overrides: str | None) -> Settings:
         raise BadInput(
             f"mass delete threshold must be a share between 0 and 1, not {values['mass_delete_threshold']!r}"
         )
+    if not str(values["raw_retention_days"]).isdigit():
+        raise BadInput(f"raw retention must be a whole number of days, not "
+                       f"{values['raw_retention_days']!r}")
     return Settings(**values)  # type: ignore[arg-type]

@@ -46,7 +46,7 @@ def test_openapi_lambda_proxy_integration(path: str, method: str) -> None:
     assert integ["passthroughBehavior"] == "when_no_match"
     arn = FUNCTION_ARNS[(path, method)]
     assert integ["uri"] == (
-        "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+        "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
         f"${{{arn}}}/invocations"
     )
 
@@ -58,7 +58,21 @@ def test_openapi_options_are_mock_cors_integrations() -> None:
 
 def test_openapi_placeholders_are_only_the_agreed_ones() -> None:
     names = set(re.findall(r"\$\{([^}]+)\}", TEXT))
-    assert names == {"AWS::Region", *FUNCTION_ARNS.values()}
+    assert names == {"AWS::Partition", "AWS::Region", *FUNCTION_ARNS.values()}
+
+
+def test_openapi_preflight_headers_are_inline_for_the_importer() -> None:
+    """API Gateway's import (fail_on_warnings) maps each mock responseParameter to a header of
+    the method response; those must be written in the operation, not behind a $ref."""
+    for path, ops in DOC["paths"].items():
+        options = ops["options"]
+        response = options["responses"]["204"]
+        assert "$ref" not in response, path
+        headers = response["headers"]
+        assert all("$ref" not in h for h in headers.values()), path
+        mapped = options["x-amazon-apigateway-integration"]["responses"]["default"][
+            "responseParameters"]
+        assert {k.removeprefix("method.response.header.") for k in mapped} == set(headers)
 
 
 def test_openapi_get_operations_document_errors() -> None:

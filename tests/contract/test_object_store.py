@@ -35,7 +35,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path,
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
-        yield S3ObjectStore(BUCKET, client=client)
+        # Retention asked for, on a bucket without Object Lock: the store writes plainly.
+        yield S3ObjectStore(BUCKET, client=client, retain_days=365)
 
 
 def test_store_put_get_head_roundtrip(store: ObjectStore) -> None:
@@ -86,3 +87,29 @@ def test_store_delete_is_idempotent(store: ObjectStore) -> None:
 
 def test_store_uri(store: ObjectStore) -> None:
     assert store.uri("raw/a.txt") == f"s3://{BUCKET}/raw/a.txt"
+
+
+def test_s3_store_locks_archive_objects_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Object Lock on the bucket and no default retention, raw/ and raw_tabular/ objects
+    get governance retention; staging, ledger and lock objects stay deletable."""
+    import boto3
+    from moto import mock_aws
+
+    from ppstack.storage.s3 import S3ObjectStore
+
+    for k, v in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+        store = S3ObjectStore(BUCKET, client=client, retain_days=30)
+        for key in ("raw/DRUG/FDA_NDC/2019-04-29/ndctext.zip",
+                    "raw_tabular/DRUG/FDA_NDC/2019-04-29/_manifest.json",
+                    "locks/DRUG.lock", "staging/DRUG/b/part.parquet"):
+            store.put(key, b"x", if_none_match=True)
+        locked = {k: client.head_object(Bucket=BUCKET, Key=k).get("ObjectLockMode")
+                  for k in store.list("")}
+        assert locked == {"raw/DRUG/FDA_NDC/2019-04-29/ndctext.zip": "GOVERNANCE",
+                          "raw_tabular/DRUG/FDA_NDC/2019-04-29/_manifest.json": "GOVERNANCE",
+                          "locks/DRUG.lock": None, "staging/DRUG/b/part.parquet": None}

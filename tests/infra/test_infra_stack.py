@@ -136,9 +136,18 @@ def test_dynamodb_table_has_no_secondary_indexes(resources: dict[str, Any]) -> N
 
 def _archive(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     for key, bucket in _of_type(resources, "AWS::S3::Bucket").items():
-        if bucket["Properties"].get("BucketName") == "pp-archive":
+        if bucket["Properties"].get("ObjectLockEnabled"):
             return key, bucket
-    raise AssertionError("archive bucket pp-archive not found")
+    raise AssertionError("archive bucket (Object Lock) not found")
+
+
+def _joined(value: Any) -> str:
+    """A Fn::Join of strings and pseudo parameters as one string: ``x-${AWS::AccountId}``."""
+    if isinstance(value, str):
+        return value
+    sep, parts = value["Fn::Join"]
+    return sep.join(p if isinstance(p, str) else "${" + str(p.get("Ref", "X")) + "}"
+                    for p in parts)
 
 
 def _archive_policy(resources: dict[str, Any]) -> list[dict[str, Any]]:
@@ -154,9 +163,48 @@ def test_archive_bucket_versioning_and_object_lock(resources: dict[str, Any]) ->
     props = bucket["Properties"]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["ObjectLockEnabled"] is True
-    retention = props["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
-    assert retention == {"Mode": "GOVERNANCE", "Days": 365}
+    # No bucket-wide default: retention is set per object on raw/ and raw_tabular/ only, so
+    # staging, ledger versions, locks and checkpoints are not locked for a year.
+    assert "Rule" not in props.get("ObjectLockConfiguration", {})
     assert bucket["DeletionPolicy"] == "Retain"
+
+
+def test_default_bucket_names_derive_from_account_and_region(resources: dict[str, Any]) -> None:
+    _, bucket = _archive(resources)
+    assert _joined(bucket["Properties"]["BucketName"]) == \
+        "ppstack-archive-${AWS::AccountId}-${AWS::Region}"
+    (table_bucket,) = _of_type(resources, "AWS::S3Tables::TableBucket").values()
+    assert _joined(table_bucket["Properties"]["TableBucketName"]) == \
+        "ppstack-tables-${AWS::AccountId}-${AWS::Region}"
+
+
+def test_archive_policy_refuses_unlocked_writes_to_the_archive(resources: dict[str, Any]
+                                                               ) -> None:
+    (deny,) = [s for s in _archive_policy(resources)
+               if s.get("Sid") == "DenyUnlockedArchiveWrites"]
+    assert deny["Effect"] == "Deny" and _actions(deny) == {"s3:PutObject"}
+    assert deny["Condition"] == {"Null": {"s3:object-lock-mode": "true"}}
+    resource = json.dumps(deny["Resource"])
+    assert "/raw/*" in resource and "/raw_tabular/*" in resource and "/staging" not in resource
+
+
+def test_archive_lifecycle_expires_what_versioning_piles_up(resources: dict[str, Any]) -> None:
+    _, bucket = _archive(resources)
+    rules = {r["Id"]: r for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["Locks"]["Prefix"] == "locks/"
+    assert rules["Locks"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    assert rules["Locks"]["ExpiredObjectDeleteMarker"] is True
+    assert rules["Checkpoints"]["ExpirationInDays"] == 30
+    assert rules["LedgerVersions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+    assert "ExpirationInDays" not in rules["LedgerVersions"]  # current records stay
+    # nothing expires the archive itself
+    assert not [r for r in rules.values() if str(r.get("Prefix", "")).startswith("raw")]
+
+
+def test_no_hard_coded_aws_partition(synth: dict[str, Any]) -> None:
+    """Every ARN is built with ${AWS::Partition} (GovCloud, China): no literal 'arn:aws:'."""
+    text = json.dumps(synth["json"])
+    assert "arn:aws:" not in text.replace("arn:aws:cdk", "")
 
 
 def test_archive_bucket_blocks_public_access_and_encrypts(resources: dict[str, Any]) -> None:
@@ -289,7 +337,6 @@ def test_glue_databases_raw_and_staging(resources: dict[str, Any]) -> None:
 
 def test_s3_table_bucket_and_conformed_namespace(template: Template) -> None:
     template.has_resource_properties("AWS::S3Tables::TableBucket", {
-        "TableBucketName": "pp-tables",
         "UnreferencedFileRemoval": {"Status": "Enabled"},
     })
     template.has_resource_properties("AWS::S3Tables::Namespace", {
@@ -390,21 +437,61 @@ def test_pipeline_functions_cannot_delete_raw(resources: dict[str, Any]) -> None
                 assert "/raw/" not in json.dumps(s["Resource"]), handler
 
 
-def test_raw_object_created_rule_filters_prefix(template: Template) -> None:
-    template.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {
-            "source": ["aws.s3"],
-            "detail-type": ["Object Created"],
-            "detail": {"object": {"key": [{"prefix": "raw/"}]}},
-        },
-        "Targets": [Match.object_like({"Arn": {"Ref": Match.any_value()}})],
-    })
+def test_manifest_created_rule_starts_the_pipeline(resources: dict[str, Any]) -> None:
+    """Only a delivery's manifest (written last) starts a run, never its raw/ objects."""
+    patterns = [r["Properties"]["EventPattern"] for r in _of_type(resources, "AWS::Events::Rule")
+                .values() if "EventPattern" in r["Properties"]]
+    keys = [p["detail"]["object"]["key"] for p in patterns if p.get("source") == ["aws.s3"]]
+    assert keys == [[{"wildcard": "raw_tabular/*/_manifest.json"}]]
+    (machine,) = _of_type(resources, "AWS::StepFunctions::StateMachine")
+    (rule,) = [r for r in _of_type(resources, "AWS::Events::Rule").values()
+               if "EventPattern" in r["Properties"]]
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Ref": machine}
 
 
-def test_daily_schedule_starts_the_pipeline(template: Template) -> None:
-    template.has_resource_properties("AWS::Events::Rule", {
-        "ScheduleExpression": "cron(0 6 * * ? *)",
-    })
+def test_daily_schedule_fetches_and_sweeps(resources: dict[str, Any]) -> None:
+    scheduled = [r["Properties"] for r in _of_type(resources, "AWS::Events::Rule").values()
+                 if r["Properties"].get("ScheduleExpression") == "cron(0 6 * * ? *)"]
+    functions = _of_type(resources, "AWS::Lambda::Function")
+    fetch = [k for k, f in functions.items()
+             if f["Properties"]["Handler"] == "ppstack.raw.fetch_handler.handler"]
+    targets = [t["Arn"] for p in scheduled for t in p["Targets"]]
+    assert {"Fn::GetAtt": [fetch[0], "Arn"]} in targets
+    machines = list(_of_type(resources, "AWS::StepFunctions::StateMachine"))
+    assert {"Ref": machines[0]} in targets  # the sweep of unfinished batches
+
+
+def test_fetch_function_writes_the_archive_but_never_deletes(resources: dict[str, Any]) -> None:
+    functions = _of_type(resources, "AWS::Lambda::Function")
+    (fetch,) = [f for f in functions.values()
+                if f["Properties"]["Handler"] == "ppstack.raw.fetch_handler.handler"]
+    role = fetch["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions = set().union(*(_actions(s) for s in _role_statements(resources, role)))
+    assert {"s3:PutObject", "s3:PutObjectRetention", "s3:GetBucketObjectLockConfiguration"} \
+        <= actions
+    assert not {a for a in actions if "Delete" in a or a.startswith("dynamodb:")}
+    assert fetch["Properties"]["Timeout"] == 900
+
+
+def test_every_function_gets_the_pinned_boto3_layer(resources: dict[str, Any]) -> None:
+    layers = _of_type(resources, "AWS::Lambda::LayerVersion")
+    boto3_layer = [k for k, v in layers.items() if "boto3==" in v["Properties"]["Description"]]
+    assert len(boto3_layer) == 1
+    from ppstack_infra.layers import pins
+
+    assert pins(("boto3",))[0] in layers[boto3_layer[0]]["Properties"]["Description"]
+    for key, fn in _of_type(resources, "AWS::Lambda::Function").items():
+        if fn["Properties"].get("Handler", "").startswith("ppstack."):
+            assert {"Ref": boto3_layer[0]} in fn["Properties"]["Layers"], key
+
+
+def test_sync_loops_until_the_sliced_sync_is_done(resources: dict[str, Any]) -> None:
+    (machine,) = _of_type(resources, "AWS::StepFunctions::StateMachine").values()
+    definition = json.loads(_joined(machine["Properties"]["DefinitionString"]))
+    choice = definition["States"]["Synced?"]
+    assert choice["Default"] == "Sync"
+    assert choice["Choices"][0]["Next"] == "Done"
+    assert definition["States"]["Sync"]["Next"] == "Synced?"
 
 
 # ---- config and OpenAPI helpers ---------------------------------------------------------------

@@ -1,30 +1,66 @@
 """S3 object store through boto3. Conditional writes map to S3's If-None-Match / If-Match.
 
 ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+
+Retention by prefix. The archive bucket has Object Lock enabled but no default retention: a
+bucket-wide default would also lock staging output, ledger versions, run locks and
+checkpoints, which must stay deletable (and expire by lifecycle rule) instead of piling up
+for a year. So the store itself puts a governance-mode retention on each object it writes
+under ``raw/`` and ``raw_tabular/`` (the archive), when the bucket has Object Lock enabled.
+ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
+ref: https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ppstack.errors import NotFound
 from ppstack.storage.base import ObjectInfo, PreconditionFailed
 
+RETAINED_PREFIXES = ("raw/", "raw_tabular/")
+
 
 class S3ObjectStore:
-    def __init__(self, bucket: str, client: Any | None = None, region: str | None = None) -> None:
+    def __init__(self, bucket: str, client: Any | None = None, region: str | None = None,
+                 retain_days: int = 0) -> None:
         if client is None:
             import boto3
 
             client = boto3.client("s3", region_name=region)
         self.bucket = bucket
         self.client = client
+        self.retain_days = retain_days
+        self._lock_enabled: bool | None = None  # learnt on the first archive write
+
+    def _retention(self, key: str) -> dict[str, Any]:
+        """Object Lock arguments for ``key``: governance retention for the archive prefixes."""
+        if self.retain_days <= 0 or not key.startswith(RETAINED_PREFIXES):
+            return {}
+        if self._lock_enabled is None:
+            from botocore.exceptions import ClientError
+
+            try:
+                conf = self.client.get_object_lock_configuration(Bucket=self.bucket)
+                enabled = conf.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
+                self._lock_enabled = enabled == "Enabled"
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") != \
+                        "ObjectLockConfigurationNotFoundError":
+                    raise
+                self._lock_enabled = False
+        if not self._lock_enabled:
+            return {}
+        until = datetime.now(UTC) + timedelta(days=self.retain_days)
+        return {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": until}
 
     def put(self, key: str, data: bytes, *, if_none_match: bool = False,
             if_match: str | None = None) -> str:
         from botocore.exceptions import ClientError
 
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data}
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data,
+                                  **self._retention(key)}
         if if_none_match:
             kwargs["IfNoneMatch"] = "*"
         if if_match is not None:
