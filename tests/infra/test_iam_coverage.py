@@ -28,9 +28,11 @@ Athena does on the caller's behalf (``athena_needs``):
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,12 +49,14 @@ from sqlglot import exp  # noqa: E402
 
 from aws_emulator import ACCOUNT, REGION, emulated_aws, statement_types  # noqa: E402
 from deliveries import cut  # noqa: E402
+from loopback_publisher import serving  # noqa: E402
 from ppstack.api import handlers  # noqa: E402
 from ppstack.backends import Runtime  # noqa: E402
 from ppstack.engine.base import DEFAULT_CATALOG, QueryContext  # noqa: E402
 from ppstack.entities import DRUG, SOURCES  # noqa: E402
 from ppstack.pipeline import aws_handler  # noqa: E402
 from ppstack.pipeline.batch import Statement  # noqa: E402
+from ppstack.raw import fetch_handler  # noqa: E402
 from ppstack.raw.archive import archive  # noqa: E402
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
@@ -68,6 +72,7 @@ SYNC = "ppstack.pipeline.aws_handler.sync"
 API = {"ppstack.api.handlers.get_drug": "get_drug",
        "ppstack.api.handlers.get_drug_history": "get_drug_history",
        "ppstack.api.handlers.search_drug": "search_drug"}
+FETCH = "ppstack.raw.fetch_handler.handler"
 STATE_MACHINE = "StateMachine"
 P = "arn:aws"
 
@@ -168,8 +173,15 @@ class Needs:
         obj = f"{P}:s3:::{bucket}/{params.get('Key', '')}"
         action = {"PutObject": "s3:PutObject", "GetObject": "s3:GetObject",
                   "HeadObject": "s3:GetObject", "DeleteObject": "s3:DeleteObject",
-                  "ListObjectsV2": "s3:ListBucket", "ListObjects": "s3:ListBucket"}[operation]
-        return [(action, f"{P}:s3:::{bucket}" if action == "s3:ListBucket" else obj)]
+                  "ListObjectsV2": "s3:ListBucket", "ListObjects": "s3:ListBucket",
+                  "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+                  }[operation]
+        on_bucket = action in ("s3:ListBucket", "s3:GetBucketObjectLockConfiguration")
+        needs = [(action, f"{P}:s3:::{bucket}" if on_bucket else obj)]
+        if operation == "PutObject" and params.get("ObjectLockMode"):
+            # ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html
+            needs.append(("s3:PutObjectRetention", obj))
+        return needs
 
     def athena_needs(self, sql: str, context: QueryContext) -> list[Need]:
         """What Athena does with the caller's permissions to run ``sql`` (module docstring)."""
@@ -255,6 +267,20 @@ class Needs:
 
 # ---- the run -----------------------------------------------------------------------------------
 
+def fetch_as_the_lambda(calls: Calls, files: list[Path], day: str) -> None:
+    """The Fetch function's handler, downloading ``files`` as one zip from a loopback server."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for f in files:
+            z.write(f, f.name)
+    with serving() as (publisher, url):
+        publisher.body = buf.getvalue()
+        with calls.acting_as(FETCH):
+            out = fetch_handler.handler({"entity": "DRUG", "source": "FDA_NDC", "url": url,
+                                         "ingest_date": day})
+    assert [r["status"] for r in out["results"]] == ["archived"]
+
+
 def run_everything(calls: Calls, aws: Any, sample_files: dict[str, Path], tmp: Path,
                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Two batches through the state machine, a failure, then the API: every principal."""
@@ -265,8 +291,11 @@ def run_everything(calls: Calls, aws: Any, sample_files: dict[str, Path], tmp: P
     days = [("2019-04-29", cut(sample_files, tmp / "d1", products=40)),
             ("2019-04-30", cut(sample_files, tmp / "d2", products=45, drop_packages=1,
                                rename=3))]
-    for day, files in days:
-        archive(rt, DRUG, SOURCES["FDA_NDC"], files, day)  # the fetch function's part
+    for n, (day, files) in enumerate(days):
+        if n == 0:  # the scheduled fetch function downloads and archives the first delivery
+            fetch_as_the_lambda(calls, files, day)
+        else:
+            archive(rt, DRUG, SOURCES["FDA_NDC"], files, day)
         event = {"source": "aws.s3", "detail-type": "Object Created", "detail": {
             "bucket": {"name": rt.settings.bucket},
             "object": {"key": f"raw_tabular/DRUG/FDA_NDC/{day}/_manifest.json"}}}
@@ -337,9 +366,12 @@ def test_every_aws_call_is_allowed_by_its_role(template: dict[str, Any], tmp_pat
                 denied.append(f"{principal} may not {action} on {resource}")
     assert not sorted(set(denied)), "\n".join(sorted(set(denied)))
     # the run reached every principal and the operations that matter
-    assert {p for p, _a in checked} == {STEPS, SYNC, STATE_MACHINE, *API}
+    assert {p for p, _a in checked} == {STEPS, SYNC, STATE_MACHINE, FETCH, *API}
+    assert env == lambda_environment(template, FETCH, resolver)
     for principal, action in ((STATE_MACHINE, "glue:CreateTable"),
                               (STATE_MACHINE, "s3tables:PutTableData"),
                               (SYNC, "dynamodb:BatchWriteItem"), (STEPS, "s3:PutObject"),
+                              (FETCH, "s3:PutObject"),
+                              (FETCH, "s3:GetBucketObjectLockConfiguration"),
                               (STEPS, "athena:StartQueryExecution")):
         assert (principal, action) in checked, (principal, action)

@@ -14,7 +14,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-SAMPLE = Path(__file__).resolve().parents[2] / "src" / "ppstack" / "data" / "sample" / "fda_ndc"
+SAMPLE = Path(__file__).resolve().parents[1] / "src" / "ppstack" / "data" / "sample" / "fda_ndc"
 LAST_MODIFIED = format_datetime(datetime(2019, 4, 29, 23, 30, tzinfo=UTC), usegmt=True)
 ETAG = '"ndctext-1"'
 
