@@ -325,3 +325,51 @@ def _deploy_conformed(engine: LocalEngine, settings: Settings) -> None:
     for spec in ENTITIES.values():
         params = entity_params(spec, TableRefs("local", settings.table_bucket), settings.bucket)
         engine.execute(render("ddl_conformed", params))
+
+
+# The principals of the state machine's tasks (the Lambda handlers, and the Map's Athena tasks).
+STEPS_FUNCTION = "ppstack.pipeline.aws_handler.step"
+SYNC_FUNCTION = "ppstack.pipeline.aws_handler.sync"
+STATE_MACHINE = "StateMachine"
+
+
+def run_state_machine(aws: EmulatedAws, event: dict[str, Any],
+                      acting_as: Callable[[str], Any] | None = None) -> dict[str, Any]:
+    """One execution of the state machine (infra/ppstack_infra/pipeline.py): Prepare, then per
+    step the Map of Athena ``.sync`` tasks over the shipped statements and the Lambda after it,
+    then the sync function until it is done. State passes through JSON, as in Step Functions.
+    ``acting_as(principal)`` is entered around each task (the IAM test records who calls)."""
+    import json
+
+    from ppstack.pipeline import aws_handler
+    from ppstack.pipeline.batch import Statement
+
+    role = acting_as or (lambda _p: contextlib.nullcontext())
+
+    def task(principal: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with role(principal):
+            return dict(json.loads(json.dumps(call())))
+
+    state = task(STEPS_FUNCTION, lambda: aws_handler.step({"action": "prepare", "state": event}))
+    if not state.get("ready"):
+        return state
+    for step in ("stage", "close", "insert"):
+        ids = []
+        for item in state["sql"]:
+            statement = Statement.from_state(item)
+            request = {"QueryString": statement.sql, "WorkGroup": aws.settings.athena_workgroup,
+                       "QueryExecutionContext": statement.context.to_api(),
+                       "ResultConfiguration": {"OutputLocation": aws.settings.athena_output},
+                       "ClientRequestToken": uuid.uuid4().hex}
+            with role(STATE_MACHINE):
+                run = aws.athena.start_query_execution(**request)
+                aws.athena.get_query_execution(QueryExecutionId=run["QueryExecutionId"])
+            ids.append({"QueryExecutionId": run["QueryExecutionId"]})
+        state = {**state, "athena": {**state.get("athena", {}), step: ids}}
+        current = state
+        state = task(STEPS_FUNCTION, lambda: aws_handler.step(
+            {"action": "advance", "step": step, "state": current}))  # noqa: B023
+    while not state.get("sync_done"):
+        current = state
+        state = task(SYNC_FUNCTION, lambda: aws_handler.sync({"state": current}))  # noqa: B023
+    return state

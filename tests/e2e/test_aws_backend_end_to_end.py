@@ -143,8 +143,8 @@ def test_aws_backend_end_state_equals_local_backend(
     assert {c.catalog for _, c in statements} == {"AwsDataCatalog"}
 
 
-def test_emulated_athena_refuses_names_athena_cannot_resolve(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_emulated_athena_refuses_names_athena_cannot_resolve(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The stand-in is strict where Athena is: a conformed table named without its S3 Tables
     catalog, or a context database that does not exist, fails the query."""
     from ppstack.engine.base import QueryContext
@@ -157,3 +157,31 @@ def test_emulated_athena_refuses_names_athena_cannot_resolve(tmp_path: Path,
             rt.engine.execute("SELECT count(*) FROM conformed.drug")
         with pytest.raises(EngineError, match="EntityNotFound"):
             rt.engine.execute("SELECT 1", QueryContext("AwsDataCatalog", "nowhere"))
+
+
+def test_both_drivers_send_athena_the_same_statements(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      sample_files: dict[str, Path]) -> None:
+    """On the AWS backend too: the local runner (``ppstack run --backend aws``) and the Step
+    Functions driver send Athena the same statements, text and execution context, in order."""
+    from aws_emulator import run_state_machine
+    from ppstack.entities import SOURCES
+    from ppstack.pipeline import aws_handler
+    from ppstack.pipeline.run import run_batch
+    from ppstack.raw.archive import archive
+
+    files = cut(sample_files, tmp_path / "d1", products=20)
+    sent = []
+    for driver in ("local", "step functions"):
+        pin_batch_ids(monkeypatch, [DAY1])
+        with emulated_aws(tmp_path / driver, monkeypatch) as aws, Runtime(aws.settings) as rt:
+            archive(rt, DRUG, SOURCES["FDA_NDC"], files, DAY1)
+            before = len(aws.athena.statements)
+            if driver == "local":
+                assert run_batch(rt, DRUG, "FDA_NDC", DAY1).state == "synced"
+            else:
+                monkeypatch.setattr(aws_handler, "_runtime", lambda rt=rt: rt)
+                event = {"entity": "DRUG", "source": "FDA_NDC", "ingest_date": DAY1}
+                assert run_state_machine(aws, event)["completed"] == "synced"
+            sent.append(aws.athena.statements[before:])
+    assert sent[0] == sent[1] and len(sent[0]) > 10

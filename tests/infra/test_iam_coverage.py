@@ -47,7 +47,16 @@ import sqlglot  # noqa: E402
 from iam_policy import Resolver, allowed, role_statements  # noqa: E402
 from sqlglot import exp  # noqa: E402
 
-from aws_emulator import ACCOUNT, REGION, emulated_aws, statement_types  # noqa: E402
+from aws_emulator import (  # noqa: E402
+    ACCOUNT,
+    REGION,
+    STATE_MACHINE,
+    STEPS_FUNCTION,
+    SYNC_FUNCTION,
+    emulated_aws,
+    run_state_machine,
+    statement_types,
+)
 from deliveries import cut  # noqa: E402
 from loopback_publisher import serving  # noqa: E402
 from ppstack.api import handlers  # noqa: E402
@@ -55,7 +64,6 @@ from ppstack.backends import Runtime  # noqa: E402
 from ppstack.engine.base import DEFAULT_CATALOG, QueryContext  # noqa: E402
 from ppstack.entities import DRUG, SOURCES  # noqa: E402
 from ppstack.pipeline import aws_handler  # noqa: E402
-from ppstack.pipeline.batch import Statement  # noqa: E402
 from ppstack.raw import fetch_handler  # noqa: E402
 from ppstack.raw.archive import archive  # noqa: E402
 
@@ -67,13 +75,12 @@ from ppstack_infra import PpstackStack, StackConfig  # noqa: E402
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 FIXTURE_OPENAPI = Path(__file__).parent / "fixtures" / "openapi.yaml"
-STEPS = "ppstack.pipeline.aws_handler.step"
-SYNC = "ppstack.pipeline.aws_handler.sync"
+STEPS = STEPS_FUNCTION
+SYNC = SYNC_FUNCTION
 API = {"ppstack.api.handlers.get_drug": "get_drug",
        "ppstack.api.handlers.get_drug_history": "get_drug_history",
        "ppstack.api.handlers.search_drug": "search_drug"}
 FETCH = "ppstack.raw.fetch_handler.handler"
-STATE_MACHINE = "StateMachine"
 P = "arn:aws"
 
 Need = tuple[str, str]  # (IAM action, resource ARN)
@@ -299,36 +306,18 @@ def run_everything(calls: Calls, aws: Any, sample_files: dict[str, Path], tmp: P
         event = {"source": "aws.s3", "detail-type": "Object Created", "detail": {
             "bucket": {"name": rt.settings.bucket},
             "object": {"key": f"raw_tabular/DRUG/FDA_NDC/{day}/_manifest.json"}}}
-        with calls.acting_as(STEPS):
-            state = json.loads(json.dumps(aws_handler.step({"action": "prepare",
-                                                            "state": event})))
-        assert state["ready"], state
-        for step in ("stage", "close", "insert"):
-            with calls.acting_as(STATE_MACHINE):  # the Map's Athena .sync tasks
-                ids = []
-                for item in state["sql"]:
-                    statement = Statement.from_state(item)
-                    request = {"QueryString": statement.sql,
-                               "WorkGroup": aws.settings.athena_workgroup,
-                               "QueryExecutionContext": statement.context.to_api(),
-                               "ResultConfiguration": {
-                                   "OutputLocation": aws.settings.athena_output},
-                               "ClientRequestToken": "t" * 32}
-                    run = aws.athena.start_query_execution(**request)
-                    aws.athena.get_query_execution(QueryExecutionId=run["QueryExecutionId"])
-                    ids.append({"QueryExecutionId": run["QueryExecutionId"]})
-            state = {**state, "athena": {**state.get("athena", {}), step: ids}}
-            with calls.acting_as(STEPS):
-                state = json.loads(json.dumps(aws_handler.step(
-                    {"action": "advance", "step": step, "state": state})))
-        with calls.acting_as(SYNC):
-            while not state.get("sync_done"):
-                state = json.loads(json.dumps(aws_handler.sync({"state": state})))
+        state = run_state_machine(aws, event, calls.acting_as)
         assert state["completed"] == "synced"
-    # a failed execution: the Catch's MarkFailed on a prepared batch
+    # a failed execution: Prepare, then the Catch's MarkFailed records it and releases the lock
+    archive(rt, DRUG, SOURCES["FDA_NDC"], cut(sample_files, tmp / "d3", products=45),
+            "2019-05-01")
     with calls.acting_as(STEPS):
-        assert not aws_handler.step({"action": "prepare", "state": {
-            "entity": "DRUG", "source": "FDA_NDC", "ingest_date": days[-1][0]}})["ready"]
+        state = aws_handler.step({"action": "prepare", "state": {
+            "entity": "DRUG", "source": "FDA_NDC", "ingest_date": "2019-05-01"}})
+        assert state["ready"]
+        failed = aws_handler.step({"action": "fail", "state": state,
+                                   "error": {"Error": "States.Timeout"}})
+        assert failed["state"] == "failed"
     for handler, name in API.items():
         event = json.loads((EVENTS / f"{name}.json").read_text())
         with calls.acting_as(handler):
