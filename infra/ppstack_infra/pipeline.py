@@ -282,7 +282,8 @@ class Pipeline(Construct):
             state.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
             return state
 
-        prepare = self._step("Prepare", "prepare")  # no catch: nothing to mark before a batch exists
+        # no catch on Prepare: nothing to mark before a batch exists
+        prepare = self._step("Prepare", "prepare")
         done = sfn.Succeed(self, "Done")
         nothing = sfn.Succeed(self, "NothingToDo", comment="archive incomplete, locked or no batch")
 

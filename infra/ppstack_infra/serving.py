@@ -25,7 +25,8 @@ PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_12
 # OpenAPI placeholder -> (construct id, handler). The API engineer's document names these.
 API_FUNCTIONS: dict[str, tuple[str, str]] = {
     "GetDrugFunctionArn": ("GetDrugFunction", "ppstack.api.handlers.get_drug"),
-    "GetDrugHistoryFunctionArn": ("GetDrugHistoryFunction", "ppstack.api.handlers.get_drug_history"),
+    "GetDrugHistoryFunctionArn": ("GetDrugHistoryFunction",
+                                  "ppstack.api.handlers.get_drug_history"),
     "SearchDrugFunctionArn": ("SearchDrugFunction", "ppstack.api.handlers.search_drug"),
 }
 
@@ -64,7 +65,8 @@ class Serving(Construct):
         return dynamodb.Table(
             self, "EntitiesTable",
             table_name=self.config.dynamodb_table,
-            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY,
+                                             type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
@@ -75,7 +77,8 @@ class Serving(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-    def _api_function(self, construct_id: str, handler: str, code: lambda_.Code) -> lambda_.Function:
+    def _api_function(self, construct_id: str, handler: str,
+                      code: lambda_.Code) -> lambda_.Function:
         fn = lambda_.Function(
             self, construct_id,
             runtime=PYTHON_RUNTIME,
@@ -131,6 +134,7 @@ class Serving(Construct):
                 fn.add_permission(
                     f"ApiInvoke{i}",
                     principal=iam.ServicePrincipal("apigateway.amazonaws.com"),
-                    source_arn=api.arn_for_execute_api(method, openapi.execute_api_path(route), "*"),
+                    source_arn=api.arn_for_execute_api(
+                        method, openapi.execute_api_path(route), "*"),
                 )
         return api

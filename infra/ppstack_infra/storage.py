@@ -31,10 +31,13 @@ class Storage(Construct):
         self.config = config
         self.archive = self._archive_bucket()
         self.results = self._results_bucket()
-        self.raw_db = self._database(RAW_NS, f"s3://{config.archive_bucket_name}/raw_tabular/",
-                                     "Raw renditions (Parquet, all strings); tables from DDL templates")
-        self.staging_db = self._database(STAGING_NS, f"s3://{config.archive_bucket_name}/staging/",
-                                         "Per-batch staging (append-only); tables from DDL templates")
+        archive_uri = f"s3://{config.archive_bucket_name}"
+        self.raw_db = self._database(
+            RAW_NS, f"{archive_uri}/raw_tabular/",
+            "Raw renditions (Parquet, all strings); tables from DDL templates")
+        self.staging_db = self._database(
+            STAGING_NS, f"{archive_uri}/staging/",
+            "Per-batch staging (append-only); tables from DDL templates")
         self.table_bucket = self._table_bucket()
         self.namespace = s3tables.CfnNamespace(
             self, "ConformedNamespace",

@@ -1,4 +1,6 @@
-"""The only place that picks local or AWS implementations (docs/architecture.md#one-code-path-two-backends).
+"""The only place that picks local or AWS implementations.
+
+See docs/architecture.md#one-code-path-two-backends.
 
 Everything else receives a ``Runtime`` and calls the ports on it. Heavy modules (DuckDB,
 pyiceberg, the dynalite launcher) are imported lazily, when first used.

@@ -24,19 +24,28 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("backend", "PPSTACK_BACKEND", "local", "local (DuckDB + pyiceberg + dynalite) or aws"),
-    Setting("home", "PPSTACK_HOME", ".ppstack", "local state: object store, warehouse, DynamoDB files"),
-    Setting("bucket", "PPSTACK_BUCKET", "pp-archive", "archive bucket (raw/, raw_tabular/, staging/, batches/)"),
-    Setting("table_bucket", "PPSTACK_TABLE_BUCKET", "pp-tables", "S3 table bucket holding namespace 'conformed'"),
+    Setting("home", "PPSTACK_HOME", ".ppstack",
+            "local state: object store, warehouse, DynamoDB files"),
+    Setting("bucket", "PPSTACK_BUCKET", "pp-archive",
+            "archive bucket (raw/, raw_tabular/, staging/, batches/)"),
+    Setting("table_bucket", "PPSTACK_TABLE_BUCKET", "pp-tables",
+            "S3 table bucket holding namespace 'conformed'"),
     Setting("dynamodb_table", "PPSTACK_DYNAMODB_TABLE", "pp-dw-entities", "DynamoDB serving table"),
-    Setting("dynamodb_endpoint", "PPSTACK_DYNAMODB_ENDPOINT", "", "DynamoDB endpoint URL; empty = local dynalite (local) or AWS (aws)"),
-    Setting("dynamodb_port", "PPSTACK_DYNAMODB_PORT", "8765", "port of the local dynalite server (0 = any free port)"),
+    Setting("dynamodb_endpoint", "PPSTACK_DYNAMODB_ENDPOINT", "",
+            "DynamoDB endpoint URL; empty = local dynalite (local) or AWS (aws)"),
+    Setting("dynamodb_port", "PPSTACK_DYNAMODB_PORT", "8765",
+            "port of the local dynalite server (0 = any free port)"),
     Setting("region", "AWS_DEFAULT_REGION", "us-east-1", "AWS region"),
-    Setting("athena_workgroup", "PPSTACK_ATHENA_WORKGROUP", "ppstack", "Athena workgroup (engine v3, no workgroup KMS)"),
-    Setting("athena_output", "PPSTACK_ATHENA_OUTPUT", "", "Athena result location; empty = s3://<bucket>/athena-results/"),
-    Setting("mass_delete_threshold", "PPSTACK_MASS_DELETE_THRESHOLD", "0.05", "largest share of current keys one batch may close as disappeared"),
+    Setting("athena_workgroup", "PPSTACK_ATHENA_WORKGROUP", "ppstack",
+            "Athena workgroup (engine v3, no workgroup KMS)"),
+    Setting("athena_output", "PPSTACK_ATHENA_OUTPUT", "",
+            "Athena result location; empty = s3://<bucket>/athena-results/"),
+    Setting("mass_delete_threshold", "PPSTACK_MASS_DELETE_THRESHOLD", "0.05",
+            "largest share of current keys one batch may close as disappeared"),
     Setting("raw_retention_days", "PPSTACK_RAW_RETENTION_DAYS", "365",
             "Object Lock days on each archived raw/, raw_tabular/ object on S3; 0 = none"),
-    Setting("lock_stale_seconds", "PPSTACK_LOCK_STALE_SECONDS", "3600", "age after which a run lock is taken over"),
+    Setting("lock_stale_seconds", "PPSTACK_LOCK_STALE_SECONDS", "3600",
+            "age after which a run lock is taken over"),
 )
 
 ENV = {s.name: s.env for s in SETTINGS}
@@ -93,7 +102,8 @@ def load_settings(**overrides: str | None) -> Settings:
         share = -1.0
     if not 0.0 <= share <= 1.0:
         raise BadInput(
-            f"mass delete threshold must be a share between 0 and 1, not {values['mass_delete_threshold']!r}"
+            "mass delete threshold must be a share between 0 and 1, "
+            f"not {values['mass_delete_threshold']!r}"
         )
     if not str(values["raw_retention_days"]).isdigit():
         raise BadInput(f"raw retention must be a whole number of days, not "

@@ -9,24 +9,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from import_guard import guarded_script
 from ppstack.settings import ENV, Settings
 
 from .loader import Scenario
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
-SCRIPT = r"""
-import json, sys
-
-BLOCKED = {"duckdb", "pyarrow", "pyiceberg", "sqlglot", "click", "yaml", "pandas", "moto"}
-
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"blocked in the Lambda bundle: {name}")
-        return None
-
-sys.meta_path.insert(0, Block())
+SCRIPT = guarded_script(
+    {"duckdb", "pyarrow", "pyiceberg", "sqlglot", "click", "yaml", "pandas", "moto"},
+    "the Lambda bundle", r"""
+import json
 from ppstack.api import handlers
 
 out = {}
@@ -36,7 +29,7 @@ for name, fn in (("get_drug", handlers.get_drug), ("get_drug_history", handlers.
         out[name] = fn(json.load(f), None)
 out["heavy_loaded"] = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
 print(json.dumps(out))
-"""
+""")
 
 
 def test_handlers_run_without_heavy_dependencies(loaded: tuple[Any, Scenario],

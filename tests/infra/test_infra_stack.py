@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-cdk = pytest.importorskip("aws_cdk", reason="aws-cdk-lib is not installed (pip install -e '.[dev]')")
+cdk = pytest.importorskip("aws_cdk",
+                          reason="aws-cdk-lib is not installed (pip install -e '.[dev]')")
 from aws_cdk.assertions import Match, Template  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -508,7 +509,8 @@ def test_stack_config_reads_context_overrides() -> None:
 
 def test_openapi_substitute_unknown_function_is_refused() -> None:
     doc = {"paths": {"/x": {"get": {openapi_doc.INTEGRATION: {
-        "uri": "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${NopeFunctionArn}/invocations"}}}}}
+        "uri": "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+               "${NopeFunctionArn}/invocations"}}}}}
     with pytest.raises(ValueError, match="NopeFunctionArn"):
         openapi_doc.substitute(doc, lambda text, variables: text, {"GetDrugFunctionArn": "arn"})
 

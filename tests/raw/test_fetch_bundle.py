@@ -6,22 +6,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SCRIPT = r"""
-import sys
+from import_guard import guarded_script
 
-BLOCKED = {"duckdb", "pyiceberg", "sqlglot", "click", "yaml", "pandas", "moto"}
-
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"blocked in the fetch Lambda: {name}")
-        return None
-
-sys.meta_path.insert(0, Block())
+SCRIPT = guarded_script(
+    {"duckdb", "pyiceberg", "sqlglot", "click", "yaml", "pandas", "moto"},
+    "the fetch Lambda", r"""
 from ppstack.raw import fetch_handler
 import ppstack.raw.fetch, ppstack.raw.archive, ppstack.raw.renditions
 print(sorted(fetch_handler.targets({})))
-"""
+""")
 
 
 def test_fetch_handler_imports_nothing_heavier_than_pyarrow() -> None:

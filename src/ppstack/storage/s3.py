@@ -72,7 +72,8 @@ class S3ObjectStore:
             code = e.response.get("Error", {}).get("Code")
             # 412: the key exists / changed. 409 ConditionalRequestConflict: a concurrent write won.
             if status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise PreconditionFailed(f"{self.uri(key)}: conditional write refused ({code})") from e
+                raise PreconditionFailed(
+                    f"{self.uri(key)}: conditional write refused ({code})") from e
             raise
         return str(resp.get("ETag", "")).strip('"')
 
