@@ -14,7 +14,8 @@ from ppstack.settings import Settings
 
 TS = "TIMESTAMP '2025-01-03 06:00:12.123456'"
 SEED = f"""
-INSERT INTO conformed.item (id, name, active_from, active_to, is_current, ingestion_timestamp, ingestion_batch_id)
+INSERT INTO conformed.item (id, name, active_from, active_to, is_current, ingestion_timestamp,
+                            ingestion_batch_id)
 SELECT id, name, DATE '2025-01-03', DATE '9999-12-31', true, {TS}, 'b1'
 FROM (VALUES ('a', 'A'), ('b', 'B'), ('c', 'C')) AS v(id, name)
 """
@@ -28,7 +29,8 @@ USING (
     WHERE c.is_current AND (s.id IS NULL OR s.name <> c.name)
 ) AS src
 ON t.id = src.id AND t.is_current
-WHEN MATCHED THEN UPDATE SET active_to = DATE '2025-01-04', is_current = false, ingestion_batch_id = 'b2'
+WHEN MATCHED THEN UPDATE SET active_to = DATE '2025-01-04', is_current = false,
+    ingestion_batch_id = 'b2'
 """
 
 
@@ -47,7 +49,8 @@ def test_create_iceberg_maps_types(athena: Runner, engine: LocalEngine) -> None:
     athena("CREATE TABLE conformed.typed (s string, d date, ts timestamp, b boolean, i int, "
            "l bigint, f double, m decimal(10,2)) TBLPROPERTIES ('table_type'='ICEBERG')")
     types = [str(f.field_type) for f in engine.iceberg_table("conformed", "typed").schema().fields]
-    assert types == ["string", "date", "timestamp", "boolean", "int", "long", "double", "decimal(10, 2)"]
+    assert types == ["string", "date", "timestamp", "boolean", "int", "long", "double",
+                     "decimal(10, 2)"]
 
 
 def test_create_iceberg_if_not_exists_is_idempotent(athena: Runner, engine: LocalEngine) -> None:
@@ -100,7 +103,8 @@ def test_insert_maps_listed_columns_and_nulls_the_rest(item: Runner) -> None:
 def test_insert_round_trips_types(item: Runner) -> None:
     row = item("SELECT active_from, active_to, is_current, ingestion_timestamp FROM conformed.item "
                "WHERE id = 'a'").rows[0]
-    assert row == (date(2025, 1, 3), date(9999, 12, 31), True, datetime(2025, 1, 3, 6, 0, 12, 123456))
+    assert row == (date(2025, 1, 3), date(9999, 12, 31), True,
+                   datetime(2025, 1, 3, 6, 0, 12, 123456))
 
 
 def test_merge_commits_one_snapshot_and_counts_rows(item: Runner, engine: LocalEngine) -> None:
@@ -108,12 +112,14 @@ def test_merge_commits_one_snapshot_and_counts_rows(item: Runner, engine: LocalE
     assert r.rowcount == 2  # b changed, c disappeared
     snaps = engine.snapshots("conformed", "item")
     assert len(snaps) == 2 and snaps[-1]["operation"] == "overwrite"
-    rows = item("SELECT id, is_current, active_to, ingestion_batch_id FROM conformed.item ORDER BY id").rows
+    rows = item("SELECT id, is_current, active_to, ingestion_batch_id FROM conformed.item "
+                "ORDER BY id").rows
     assert rows == [("a", True, date(9999, 12, 31), "b1"), ("b", False, date(2025, 1, 4), "b2"),
                     ("c", False, date(2025, 1, 4), "b2")]
 
 
-def test_merge_repeated_changes_nothing_and_commits_nothing(item: Runner, engine: LocalEngine) -> None:
+def test_merge_repeated_changes_nothing_and_commits_nothing(item: Runner,
+                                                            engine: LocalEngine) -> None:
     item(CLOSE)
     assert item(CLOSE).rowcount == 0
     assert len(snapshot_ids(engine)) == 2
@@ -158,7 +164,8 @@ def test_update_and_delete_commit_one_snapshot_each(item: Runner, engine: LocalE
 def test_time_travel_by_version(item: Runner, engine: LocalEngine) -> None:
     first = snapshot_ids(engine)[0]
     item(CLOSE)
-    old = item(f"SELECT count(*) FROM conformed.item FOR VERSION AS OF {first} WHERE is_current").scalar()
+    old = item(f"SELECT count(*) FROM conformed.item FOR VERSION AS OF {first} "
+               "WHERE is_current").scalar()
     new = item("SELECT count(*) FROM conformed.item WHERE is_current").scalar()
     assert (old, new) == (3, 1)
 
@@ -207,8 +214,8 @@ def test_show_and_describe_iceberg_table(item: Runner) -> None:
 
 def test_select_join_iceberg_and_external(item: Runner, engine: LocalEngine) -> None:
     item("CREATE DATABASE staging")
-    item("CREATE TABLE staging.ids WITH (format='PARQUET', external_location='s3://pp-archive/x/ids/') "
-         "AS SELECT 'a' AS id")
+    item("CREATE TABLE staging.ids WITH (format='PARQUET', "
+         "external_location='s3://pp-archive/x/ids/') AS SELECT 'a' AS id")
     r = item("SELECT c.name FROM conformed.item c JOIN staging.ids s ON s.id = c.id")
     assert r.rows == [("A",)]
 
@@ -219,15 +226,16 @@ def test_create_iceberg_transform_without_pyiceberg_core_refused(athena: Runner)
     if importlib.util.find_spec("pyiceberg_core") is not None:
         pytest.skip("pyiceberg-core installed: transforms are supported")
     with pytest.raises(EngineError, match="pyiceberg-core"):
-        athena("CREATE TABLE conformed.m (d date) PARTITIONED BY (month(d)) TBLPROPERTIES ('table_type'='ICEBERG')")
+        athena("CREATE TABLE conformed.m (d date) PARTITIONED BY (month(d)) "
+               "TBLPROPERTIES ('table_type'='ICEBERG')")
     with pytest.raises(EngineError, match="does not exist"):
         athena("SELECT * FROM conformed.m")
 
 
 def test_merge_into_empty_table_commits_inserted_rows(athena: Runner, engine: LocalEngine) -> None:
     athena(CONFORMED_DDL)
-    r = athena("MERGE INTO conformed.item t USING (VALUES ('a', 'A')) AS s(id, name) ON t.id = s.id "
-               "WHEN NOT MATCHED THEN INSERT (id, name) VALUES (s.id, s.name)")
+    r = athena("MERGE INTO conformed.item t USING (VALUES ('a', 'A')) AS s(id, name) "
+               "ON t.id = s.id WHEN NOT MATCHED THEN INSERT (id, name) VALUES (s.id, s.name)")
     assert r.rowcount == 1
     assert len(snapshot_ids(engine)) == 1
     assert athena("SELECT id, name FROM conformed.item").rows == [("a", "A")]
@@ -250,7 +258,7 @@ def test_commit_on_stale_table_is_refused(offline_settings: Settings, item: Runn
         other.execute(sql)
     finally:
         other.close()
-    rows = engine.iceberg.arrow(stale)
+    rows = stale.scan().to_arrow()
     with pytest.raises(EngineError, match="concurrent commit"):
         engine.iceberg.replace(stale, rows)
     assert item("SELECT count(*) FROM conformed.item").scalar() == 4

@@ -89,13 +89,14 @@ def test_a_commit_on_a_table_changed_meanwhile_fails_and_changes_nothing(
     from ppstack.engine.merge_on_read import FILE, POS, commit_row_changes
 
     stale = engine.iceberg_table("conformed", "kv")
-    base = engine.iceberg.positioned(stale)
+    base = engine.iceberg.scan(stale)
+    first = engine.con.sql(f"SELECT * FROM ({base.sql(positions=True)}) ORDER BY k LIMIT 1"
+                           ).to_arrow_table()
     other = LocalEngine(engine.settings)  # another writer commits after we read
     try:
         other.execute("UPDATE conformed.kv SET v = 100 WHERE k = 'x'")
     finally:
         other.close()
-    first = base.rows.slice(0, 1)
     with pytest.raises(Exception, match="changed"):
         commit_row_changes(stale, base, first.select([FILE, POS]),
                            first.drop_columns([FILE, POS]))

@@ -1,14 +1,13 @@
 """The local stand-in for S3 Tables: real Iceberg tables in a pyiceberg ``SqlCatalog`` (SQLite).
 
 Writes follow Athena's contract: one statement = at most one snapshot, and a statement that
-changes nothing commits nothing. Reads are Arrow tables of one snapshot, cached by snapshot id
-so repeated queries in one process do not rescan, while a commit from another process (a new
-current snapshot id) is picked up on the next statement.
+changes nothing commits nothing. Reads are ``merge_on_read.Scan`` plans of one snapshot (its
+data and delete files) that DuckDB reads directly, so each statement sees the snapshot that is
+current when it starts, including a commit from another process.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from ppstack.engine.merge_on_read import FILE, POS, Positioned, read_positioned
+from ppstack.engine.merge_on_read import Scan
 from ppstack.errors import EngineError
 
 # Athena DDL type -> Iceberg primitive type name (built lazily: pyiceberg is a heavy import).
@@ -121,7 +120,7 @@ class SnapshotInfo:
 
 
 class IcebergStore:
-    """The catalog plus a per-process cache of snapshot contents as Arrow tables."""
+    """The catalog (opened once per engine) and the reads and writes of its tables."""
 
     def __init__(self, warehouse: Path) -> None:
         from pyiceberg.catalog.sql import SqlCatalog
@@ -133,9 +132,6 @@ class IcebergStore:
         except Exception:
             # Two processes creating the catalog tables at once: the loser finds them created.
             self.catalog = SqlCatalog("ppstack", **props)
-        self._cache: dict[tuple[str, str, int], Any] = {}
-        self._positioned: dict[tuple[str, str, int], Positioned] = {}
-        self._lock = threading.Lock()
 
     # ---- catalog ----
     def exists(self, namespace: str, name: str) -> bool:
@@ -170,10 +166,6 @@ class IcebergStore:
 
     def drop(self, namespace: str, name: str) -> None:
         self.catalog.drop_table((namespace, name))
-        with self._lock:
-            for key in [k for k in self._cache if k[:2] == (namespace, name)]:
-                del self._cache[key]
-                self._positioned.pop(key, None)
 
     def tables(self, namespace: str) -> list[str]:
         from pyiceberg.exceptions import NoSuchNamespaceError
@@ -191,63 +183,24 @@ class IcebergStore:
         snap = table.snapshot_as_of_timestamp(timestamp_ms)
         if snap is None:
             when = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
-            raise EngineError(f"no snapshot of {'.'.join(table.name())} at or before {when.isoformat()}")
+            raise EngineError(f"no snapshot of {'.'.join(table.name())} at or before "
+                              f"{when.isoformat()}")
         return snap.snapshot_id
 
-    def arrow(self, table: Any, snapshot_id: int | None = None) -> Any:
-        """The rows of ``snapshot_id`` (default: current) as an Arrow table in the table's schema."""
-        ns, name = table.name()[-2], table.name()[-1]
+    def scan(self, table: Any, snapshot_id: int | None = None) -> Scan:
+        """The files and schema of ``snapshot_id`` (default: current; a table without a
+        snapshot has no files) for DuckDB to read."""
         if snapshot_id is None:
             current = table.current_snapshot()
-            if current is None:
-                return self.empty(table)
-            snapshot_id = current.snapshot_id
+            snapshot_id = current.snapshot_id if current is not None else None
         elif table.snapshot_by_id(snapshot_id) is None:
+            ns, name = table.name()[-2], table.name()[-1]
             raise EngineError(f"{ns}.{name} has no snapshot {snapshot_id}")
-        key = (ns, name, snapshot_id)
-        with self._lock:
-            cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        return self.positioned(table, snapshot_id).rows.drop_columns([FILE, POS])
+        return Scan.of(table, snapshot_id)
 
-    def positioned(self, table: Any, snapshot_id: int | None = None) -> Positioned:
-        """The rows of ``snapshot_id`` (default: current) with the data file and position each
-        lives at (``engine.merge_on_read``); the plain rows are cached with them."""
-        ns, name = table.name()[-2], table.name()[-1]
-        if snapshot_id is None:
-            current = table.current_snapshot()
-            if current is None:
-                return Positioned(_with_positions(self.empty(table)), ())
-            snapshot_id = current.snapshot_id
-        key = (ns, name, snapshot_id)
-        with self._lock:
-            found = self._positioned.get(key)
-        if found is not None:
-            return found
-        found = read_positioned(table, snapshot_id, conform)
-        self.remember(ns, name, snapshot_id, found.rows.drop_columns([FILE, POS]))
-        with self._lock:
-            self._positioned[key] = found
-        return found
-
-    def remember(self, namespace: str, name: str, snapshot_id: int, data: Any) -> None:
-        """Cache a snapshot's contents (also used right after our own commit: no rescan needed)."""
-        with self._lock:
-            # Keep the most recently stored few per table (dicts keep insertion order; snapshot
-            # ids are random, not chronological): time-travel reads are rare.
-            keys = [k for k in self._cache if k[:2] == (namespace, name)]
-            for k in keys[:-2]:
-                del self._cache[k]
-                self._positioned.pop(k, None)
-            self._cache[(namespace, name, snapshot_id)] = data
-
-    def cached(self, namespace: str, name: str, snapshot_id: int) -> Any | None:
-        with self._lock:
-            return self._cache.get((namespace, name, snapshot_id))
-
-    def empty(self, table: Any) -> Any:
-        return arrow_schema(table.schema()).empty_table()
+    def scan_of_nothing(self, table: Any) -> Scan:
+        """A scan with no files in the table's current schema (an empty, typed relation)."""
+        return Scan.of(table, None)
 
     def snapshots(self, namespace: str, name: str) -> list[SnapshotInfo]:
         table = self.load(namespace, name)
@@ -301,18 +254,13 @@ class IcebergStore:
         return table.current_snapshot().snapshot_id
 
 
-def _with_positions(rows: Any) -> Any:
-    import pyarrow as pa
-
-    return rows.append_column(FILE, pa.array([], pa.int32())).append_column(
-        POS, pa.array([], pa.int64()))
-
-
 def arrow_schema(schema: Any) -> Any:
-    """The plain Arrow schema of an Iceberg schema (no field-id metadata, µs tz-naive timestamps)."""
+    """The plain Arrow schema of an Iceberg schema (no field-id metadata, µs tz-naive
+    timestamps)."""
     import pyarrow as pa
 
-    return pa.schema([pa.field(f.name, t.type) for f, t in zip(schema.fields, schema.as_arrow(), strict=True)])
+    return pa.schema([pa.field(f.name, t.type)
+                      for f, t in zip(schema.fields, schema.as_arrow(), strict=True)])
 
 
 def conform(data: Any, schema: Any) -> Any:
@@ -333,7 +281,8 @@ def _commit_error(table: Any, e: Exception) -> EngineError:
     # pyiceberg retries a lost commit; an overwrite whose input changed meanwhile then fails
     # validation. Either way the statement is refused and nothing was committed.
     if isinstance(e, (CommitFailedException, ValidationException)):
-        return EngineError(f"concurrent commit on {name}: another writer changed it; run the statement again ({e})")
+        return EngineError(f"concurrent commit on {name}: another writer changed it; run the "
+                           f"statement again ({e})")
     if isinstance(e, EngineError):
         return e
     return EngineError(f"commit to {name} failed: {e}")

@@ -48,7 +48,8 @@ def _slice(node: exp.ArraySlice) -> exp.Expr:
     start, length = node.args.get("start"), node.args.get("end")
     if start is None or length is None:
         return node
-    end = exp.Sub(this=exp.Add(this=start.copy(), expression=length.copy()), expression=exp.Literal.number(1))
+    end = exp.Sub(this=exp.Add(this=start.copy(), expression=length.copy()),
+                  expression=exp.Literal.number(1))
     return exp.func("list_slice", node.this.copy(), start.copy(), end)
 
 
@@ -64,7 +65,8 @@ def _regexp_replacement(node: exp.RegexpReplace) -> exp.Expr:
 
 
 class LocalEngine:
-    """``SqlEngine`` on DuckDB + pyiceberg. Not shared between threads without its lock (it has one)."""
+    """``SqlEngine`` on DuckDB + pyiceberg. Not shared between threads without its lock (it has
+    one)."""
 
     # Athena (Trino) functions sqlglot does not translate for DuckDB, by lower-case name:
     # each maps the call's arguments to a DuckDB expression.
@@ -129,7 +131,8 @@ class LocalEngine:
 
     # ---- Python API for tests and the CLI ----
     def snapshots(self, namespace: str, table: str) -> list[dict[str, Any]]:
-        """Iceberg snapshots oldest first: snapshot_id, committed_at (UTC, aware), operation, summary."""
+        """Iceberg snapshots oldest first: snapshot_id, committed_at (UTC, aware), operation,
+        summary."""
         with self._lock:
             return [s.as_dict() for s in self.iceberg.snapshots(namespace, table)]
 
@@ -153,11 +156,13 @@ class LocalEngine:
     def _is_iceberg(self, ns: str, name: str) -> bool:
         return self._warehouse.exists() and self.iceberg.exists(ns, name)
 
-    def _register(self, data: Any, cleanup: Cleanup) -> str:
-        name = self._name("arrow")
-        self.con.register(name, data)
-        cleanup.append(lambda: self.con.unregister(name))
-        return name
+    def _view(self, select_sql: str, cleanup: Cleanup) -> str:
+        """A temp view over ``select_sql`` for the statement's lifetime (files are read when
+        and as far as the statement needs them)."""
+        view = self._name("view")
+        self.con.execute(f"CREATE TEMP VIEW {view} AS {select_sql}")
+        self._on_cleanup(cleanup, f"DROP VIEW IF EXISTS {view}")
+        return view
 
     def _on_cleanup(self, cleanup: Cleanup, sql: str) -> None:
         """Run ``sql`` (a DROP of a temp relation) when the statement ends."""
@@ -176,13 +181,11 @@ class LocalEngine:
                 if version is not None:
                     raise EngineError(f"{ns}.{name} is not an Iceberg table: no time travel")
                 pinned = router.pinned_values(table, [k for k, _t in definition.partition_keys])
-                view = self._name("ext")
-                self.con.execute(f"CREATE TEMP VIEW {view} AS {ext.read_sql(definition, self.objects, pinned)}")
-                self._on_cleanup(cleanup, f"DROP VIEW IF EXISTS {view}")
+                view = self._view(ext.read_sql(definition, self.objects, pinned), cleanup)
             elif self._is_iceberg(ns, name):
                 ice = self.iceberg.load(ns, name)
                 snapshot_id = self._version(ice, version) if version is not None else None
-                view = self._register(self.iceberg.arrow(ice, snapshot_id), cleanup)
+                view = self._view(self.iceberg.scan(ice, snapshot_id).sql(), cleanup)
             else:
                 raise EngineError(f"table {ns}.{name} does not exist (TABLE_NOT_FOUND)")
             _rebind(table, view, name)
@@ -195,7 +198,8 @@ class LocalEngine:
             try:
                 return int(expr.name)
             except ValueError:
-                raise EngineError(f"FOR VERSION AS OF needs a snapshot id, got {expr.sql('athena')}") from None
+                raise EngineError("FOR VERSION AS OF needs a snapshot id, got "
+                                  f"{expr.sql('athena')}") from None
         sql = exp.cast(expr.copy(), exp.DataType.build("timestamptz")).sql("duckdb")
         ms = self.con.execute(f"SELECT epoch_ms({sql})").fetchall()[0][0]
         return self.iceberg.snapshot_id_as_of(ice, int(ms))
@@ -223,7 +227,8 @@ class LocalEngine:
             if table is None:  # the stubs allow it; a cursor with a description has a result
                 raise EngineError("DuckDB returned no result set")
             data = table.to_pydict()
-            return Result(columns=columns, rows=list(zip(*(data[c] for c in table.column_names), strict=True)))
+            rows = list(zip(*(data[c] for c in table.column_names), strict=True))
+            return Result(columns=columns, rows=rows)
         return Result(columns=columns, rows=cur.fetchall())
 
     # ---- handlers ----
@@ -242,7 +247,8 @@ class LocalEngine:
 
     def _require_database(self, ns: str) -> None:
         if not self.registry.has_database(ns):
-            raise EngineError(f"database {ns} does not exist: run CREATE DATABASE {ns} first (SCHEMA_NOT_FOUND)")
+            raise EngineError(f"database {ns} does not exist: run CREATE DATABASE {ns} first "
+                              "(SCHEMA_NOT_FOUND)")
 
     def _exists_anywhere(self, ns: str, name: str) -> bool:
         return self.registry.get(ns, name) is not None or self._is_iceberg(ns, name)
@@ -255,7 +261,8 @@ class LocalEngine:
             raise EngineError(f"CREATE EXTERNAL TABLE {ns}.{name} needs a LOCATION")
         fmt = str(props.get("__format__", "parquet")).lower()
         if fmt != "parquet":
-            raise EngineError(f"only STORED AS PARQUET external tables are supported locally, not {fmt}")
+            raise EngineError("only STORED AS PARQUET external tables are supported locally, "
+                              f"not {fmt}")
         self._require_database(ns)
         columns = [[n, router.athena_type(t)] for n, t in router.column_defs(schema)]
         keys: list[list[str]] = []
@@ -287,8 +294,8 @@ class LocalEngine:
         props = router.properties(tree)
         plain = {k: str(v) for k, v in props.items() if not k.startswith("__")}
         if plain.get("table_type", "").upper() != "ICEBERG":
-            raise EngineError(f"CREATE TABLE {ns}.{name} without LOCATION must be an Iceberg table: "
-                              "add TBLPROPERTIES ('table_type'='ICEBERG')")
+            raise EngineError(f"CREATE TABLE {ns}.{name} without LOCATION must be an Iceberg "
+                              "table: add TBLPROPERTIES ('table_type'='ICEBERG')")
         if self.registry.get(ns, name) is not None:
             if tree.args.get("exists"):
                 return Result()
@@ -304,7 +311,8 @@ class LocalEngine:
         ns, name = router.qualified(router.table_of(tree.this))
         props = router.properties(tree)
         if str(props.get("table_type", "hive")).lower() == "iceberg":
-            raise EngineError("Iceberg CTAS is not supported locally: CREATE the table, then INSERT")
+            raise EngineError("Iceberg CTAS is not supported locally: CREATE the table, "
+                              "then INSERT")
         for unsupported in ("partitioned_by", "bucketed_by", "bucket_count"):
             if unsupported in props:
                 raise EngineError(f"CTAS property {unsupported} is not supported locally")
@@ -343,7 +351,8 @@ class LocalEngine:
         table = ExternalTable(ns, name, columns, str(location), properties={
             k: str(v) for k, v in props.items() if not k.startswith("__")})
         if not self.registry.create(table):
-            raise EngineError(f"table {ns}.{name} was created concurrently; its files are at {location}")
+            raise EngineError(f"table {ns}.{name} was created concurrently; its files are at "
+                              f"{location}")
         return Result(rowcount=n)
 
     def _drop(self, tree: exp.Drop, cleanup: Cleanup) -> Result:
@@ -369,26 +378,18 @@ class LocalEngine:
         if definition is not None:
             return self._insert_external(tree, target, definition, cleanup)
         ice = self.iceberg.load(ns, name)
-        current = ice.current_snapshot()
         # An empty DuckDB table of the Iceberg schema: DuckDB then does Athena's positional
         # column mapping and casts, and we append exactly what it holds.
-        scratch = self._scratch_table(self.iceberg.empty(ice), cleanup)
+        scratch = self._name("tgt")
+        empty = self.iceberg.scan_of_nothing(ice).sql()
+        self.con.execute(f"CREATE TEMP TABLE {scratch} AS {empty}")
+        self._on_cleanup(cleanup, f"DROP TABLE IF EXISTS {scratch}")
         self._bind_reads(tree, cleanup, skip=target)
         _rebind(target, scratch, None)
         n = int(self.con.execute(self._duck(tree)).fetchall()[0][0])
         if n == 0:
             return Result(rowcount=0)  # nothing to commit: no snapshot, as on Athena
-        rows = self.con.sql(f"SELECT * FROM {scratch}").to_arrow_table()
-        new_id = self.iceberg.append(ice, rows)
-        if current is not None and new_id is not None:
-            before = self.iceberg.cached(ns, name, current.snapshot_id)
-            if before is not None:
-                import pyarrow as pa
-
-                from ppstack.engine.iceberg import conform
-
-                self.iceberg.remember(ns, name, new_id,
-                                      pa.concat_tables([before, conform(rows, ice.schema())]))
+        self.iceberg.append(ice, self.con.sql(f"SELECT * FROM {scratch}").to_arrow_table())
         return Result(rowcount=n)
 
     def _insert_external(self, tree: exp.Insert, target: exp.Table, definition: ExternalTable,
@@ -414,24 +415,18 @@ class LocalEngine:
                 raise EngineError("INSERT into a partitioned table needs non-NULL partition values")
             values = {k: [str(v)] for k, v in zip(keys, combo, strict=True)}
             ((_vals, directory),) = ext.partition_dirs(definition, self.objects, values)
-            cond = " AND ".join(f'CAST("{k}" AS VARCHAR) = {literal(str(v))}' for k, v in zip(keys, combo, strict=True))
-            ext.write_parquet_atomically(self.con, f"SELECT {data_cols} FROM {scratch} WHERE {cond}",
-                                         directory, "snappy")
+            cond = " AND ".join(f'CAST("{k}" AS VARCHAR) = {literal(str(v))}'
+                                for k, v in zip(keys, combo, strict=True))
+            ext.write_parquet_atomically(
+                self.con, f"SELECT {data_cols} FROM {scratch} WHERE {cond}", directory, "snappy")
         return Result(rowcount=n)
-
-    def _scratch_table(self, arrow: Any, cleanup: Cleanup) -> str:
-        """A DuckDB temp table holding ``arrow`` (a mutable copy for DML, or an empty shell)."""
-        source = self._register(arrow, cleanup)
-        name = self._name("tgt")
-        self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {source}")
-        self._on_cleanup(cleanup, f"DROP TABLE IF EXISTS {name}")
-        return name
 
     def _modify(self, tree: exp.Expr, cleanup: Cleanup) -> Result:
         """MERGE / UPDATE / DELETE on an Iceberg table: merge-on-read in one snapshot, as Athena.
 
-        DuckDB runs the statement against a copy of the current rows, each carrying the data
-        file and position it lives at and a ``__touched`` flag every UPDATE sets. When rows
+        DuckDB runs the statement against a copy of the current rows (read from the snapshot's
+        files, ``merge_on_read.Scan``), each carrying the data file and position it lives at
+        and a ``__touched`` flag every UPDATE sets. When rows
         changed, ONE commit writes position deletes for the updated and deleted rows and new
         data files for the updated and inserted ones (``engine.merge_on_read``): untouched data
         files are never rewritten, so the cost follows the change, not the table. The commit
@@ -443,19 +438,21 @@ class LocalEngine:
         target = router.table_of(tree.this)
         ns, name = router.qualified(target)
         if self.registry.get(ns, name) is not None:
-            raise EngineError(f"{ns}.{name} is an external (Hive) table: {type(tree).__name__.upper()} "
-                              "needs an Iceberg table")
+            raise EngineError(f"{ns}.{name} is an external (Hive) table: "
+                              f"{type(tree).__name__.upper()} needs an Iceberg table")
         if isinstance(tree, exp.Merge):
             for when in tree.args["whens"].expressions:
                 if when.args.get("source"):
-                    raise EngineError("WHEN NOT MATCHED BY SOURCE is not part of Athena's MERGE grammar")
+                    raise EngineError("WHEN NOT MATCHED BY SOURCE is not part of Athena's "
+                                      "MERGE grammar")
         ice = self.iceberg.load(ns, name)
-        base = self.iceberg.positioned(ice)
+        base = self.iceberg.scan(ice)
         columns = [f.name for f in ice.schema().fields]
-        source = self._register(base.rows, cleanup)
         scratch = self._name("tgt")
-        self.con.execute(f"CREATE TEMP TABLE {scratch} AS SELECT *, false AS {_TOUCHED} FROM {source}")
+        self.con.execute(f"CREATE TEMP TABLE {scratch} AS SELECT *, false AS {_TOUCHED} "
+                         f"FROM ({base.sql(positions=True)})")
         self._on_cleanup(cleanup, f"DROP TABLE IF EXISTS {scratch}")
+        before = int(self.con.execute(f"SELECT count(*) FROM {scratch}").fetchall()[0][0])
         self._bind_reads(tree, cleanup, skip=target)
         _rebind(target, scratch, name)
         _flag_row_changes(tree, columns)
@@ -463,8 +460,9 @@ class LocalEngine:
             n = int(self.con.execute(self._duck(tree)).fetchall()[0][0])
         except duckdb.InvalidInputException as e:
             if "more than once" in str(e):
-                raise EngineError("MERGE_TARGET_ROW_MULTIPLE_MATCHES: one target row matched more than "
-                                  "one source row; make the MERGE source unique per key") from e
+                raise EngineError("MERGE_TARGET_ROW_MULTIPLE_MATCHES: one target row matched "
+                                  "more than one source row; make the MERGE source unique per "
+                                  "key") from e
             raise
         if n == 0:
             return Result(rowcount=0)  # nothing changed: no commit, no snapshot
@@ -472,27 +470,29 @@ class LocalEngine:
         added = self.con.sql(f"SELECT {cols} FROM {scratch} WHERE {_TOUCHED} OR {FILE} IS NULL"
                              ).to_arrow_table()
         removed_sql = f"SELECT {FILE}, {POS} FROM {scratch} WHERE {_TOUCHED}"
-        kept = self.con.execute(f"SELECT count(*) FROM {scratch} WHERE {FILE} IS NOT NULL").fetchall()
-        if int(kept[0][0]) < base.rows.num_rows:  # rows were deleted
-            removed_sql += (f" UNION ALL (SELECT {FILE}, {POS} FROM {source} EXCEPT "
-                            f"SELECT {FILE}, {POS} FROM {scratch} WHERE {FILE} IS NOT NULL)")
+        kept = self.con.execute(f"SELECT count(*) FROM {scratch} WHERE {FILE} IS NOT NULL"
+                                ).fetchall()
+        if int(kept[0][0]) < before:  # rows were deleted
+            removed_sql += (f" UNION ALL (SELECT {FILE}, {POS} FROM ({base.sql(positions=True)})"
+                            f" EXCEPT SELECT {FILE}, {POS} FROM {scratch}"
+                            f" WHERE {FILE} IS NOT NULL)")
         removed = self.con.sql(removed_sql).to_arrow_table()
         try:
-            new_id = commit_row_changes(ice, base, removed, conform(added, ice.schema()))
+            commit_row_changes(ice, base, removed, conform(added, ice.schema()))
         except Exception as e:
             from ppstack.engine.iceberg import _commit_error
 
             raise _commit_error(ice, e) from e
-        after = self.con.sql(f"SELECT {cols} FROM {scratch}").to_arrow_table()
-        self.iceberg.remember(ns, name, new_id, conform(after, ice.schema()))
         return Result(rowcount=n)
 
     def _show(self, tree: exp.Command, cleanup: Cleanup) -> Result:
         import fnmatch
         import re
 
-        text = str(tree.expression.name if isinstance(tree.expression, exp.Literal) else tree.expression)
-        m = re.match(r"^\s*TABLES(?:\s+(?:IN|FROM)\s+`?(\w+)`?)?(?:\s+(?:LIKE\s+)?'([^']*)')?\s*$", text, re.I)
+        what = tree.expression
+        text = str(what.name if isinstance(what, exp.Literal) else what)
+        m = re.match(r"^\s*TABLES(?:\s+(?:IN|FROM)\s+`?(\w+)`?)?(?:\s+(?:LIKE\s+)?'([^']*)')?\s*$",
+                     text, re.I)
         if m:
             db, pattern = (m.group(1) or "").lower(), m.group(2)
             dbs = [db] if db else sorted(set(self.registry.databases()) | set(self._namespaces()))
@@ -500,12 +500,14 @@ class LocalEngine:
             for d in dbs:
                 names = sorted(set(self.registry.tables(d)) | set(self._iceberg_tables(d)))
                 rows += [(n if db else f"{d}.{n}",) for n in names
-                         if pattern is None or any(fnmatch.fnmatch(n, p.strip()) for p in pattern.split("|"))]
+                         if pattern is None
+                         or any(fnmatch.fnmatch(n, p.strip()) for p in pattern.split("|"))]
             return Result(columns=["tab_name"], rows=rows)
         if re.match(r"^\s*(DATABASES|SCHEMAS)\s*$", text, re.I):
             names = sorted(set(self.registry.databases()) | set(self._namespaces()))
             return Result(columns=["database_name"], rows=[(n,) for n in names])
-        raise EngineError(f"unsupported statement kind: SHOW {text.split()[0].upper() if text.split() else ''}")
+        first = text.split()[0].upper() if text.split() else ""
+        raise EngineError(f"unsupported statement kind: SHOW {first}")
 
     def _namespaces(self) -> list[str]:
         return self.iceberg.namespaces() if self._warehouse.exists() else []

@@ -7,11 +7,12 @@ ref: https://docs.aws.amazon.com/athena/latest/ug/querying-iceberg-update.html
 ref: https://iceberg.apache.org/spec/#position-delete-files
 
 The local engine does the same, so the cost of a batch follows the rows it changes, not the
-size of the table's history: ``read_positioned`` gives every live row with the data file and
-position it lives at, ``commit_row_changes`` writes the position deletes and the new rows as
-ONE snapshot. pyiceberg reads such tables natively (it applies position deletes in scans);
-pyiceberg 0.12 cannot write them, so the delete manifest is written here. ``ppstack maintain``
-compacts the delete files away again, as S3 Tables' automatic compaction does.
+size of the table's history: ``Scan`` reads a snapshot's live rows in DuckDB, each with the data
+file and position it lives at, and ``commit_row_changes`` writes the position deletes and the
+new rows as ONE snapshot. pyiceberg reads such tables natively (it applies position deletes in
+scans); pyiceberg 0.12 cannot write them, so the delete manifest is written here.
+``ppstack maintain`` compacts the delete files away again, as S3 Tables' automatic compaction
+does.
 """
 
 from __future__ import annotations
@@ -20,65 +21,104 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-FILE = "__file"  # index of the row's data file in ``Positioned.files``
+from ppstack.errors import EngineError
+from ppstack.sql import literal
+
+FILE = "__file"  # index of the row's data file in ``Scan.files``
 POS = "__pos"  # the row's position in that file (0-based, as position deletes count)
 
 # Reserved field ids of the position delete file schema (Iceberg spec, "Reserved Field IDs").
 _FILE_PATH_ID = 2147483546
 _POS_ID = 2147483545
 
+# Iceberg primitive type (as pyiceberg prints it) -> DuckDB type; decimal(p, s) is handled apart.
+_DUCKDB_TYPES = {
+    "string": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP",
+    "timestamptz": "TIMESTAMPTZ", "boolean": "BOOLEAN", "int": "INTEGER", "long": "BIGINT",
+    "float": "FLOAT", "double": "DOUBLE", "binary": "BLOB", "uuid": "UUID", "time": "TIME",
+}
+
+
+def duckdb_type(iceberg_type: Any) -> str:
+    """The DuckDB type a column of this Iceberg primitive type reads as."""
+    name = str(iceberg_type)
+    if name.startswith("decimal"):
+        return name.upper()
+    if name in _DUCKDB_TYPES:
+        return _DUCKDB_TYPES[name]
+    raise EngineError(f"no local SQL type for Iceberg column type {name}")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
 
 @dataclass(frozen=True)
-class Positioned:
-    """The live rows of one snapshot, each with FILE and POS columns, and its data files."""
+class Scan:
+    """One snapshot of an Iceberg table as DuckDB reads it: its data files, the position
+    delete files that apply to them, and the snapshot's schema.
 
-    rows: Any  # pyarrow.Table: the schema's columns, then FILE (int32) and POS (int64)
-    files: tuple[Any, ...]  # pyiceberg DataFile, indexed by FILE
-
-
-def read_positioned(table: Any, snapshot_id: int, conform: Any) -> Positioned:
-    """Every live row of ``snapshot_id`` with its data file and position.
-
-    Each data file is read whole (pyiceberg's reader: schema evolution and field ids handled),
-    numbered 0..n-1, and the positions its delete files name are dropped.
+    DuckDB's Parquet reader maps columns by Iceberg field id (so renamed or added columns read
+    as Iceberg says) and reads only the columns a query uses, in parallel, without a copy in
+    Python; the position deletes are an anti-join on (file, row number).
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    from pyiceberg.io.pyarrow import ArrowScan, _read_deletes
-    from pyiceberg.table import FileScanTask
 
-    scan = table.scan(snapshot_id=snapshot_id)
-    tasks = list(scan.plan_files())
-    reader = ArrowScan(table.metadata, table.io, scan.projection(), scan.row_filter,
-                       case_sensitive=True)
-    deletes: dict[str, list[Any]] = {}
-    for delete_file in {d for task in tasks for d in task.delete_files}:
-        for path, positions in _read_deletes(table.io, delete_file).items():
-            deletes.setdefault(path, []).append(positions)
-    parts = []
-    for index, task in enumerate(tasks):
-        rows = conform(reader.to_table([FileScanTask(task.file)]), table.schema())
-        n = rows.num_rows
-        rows = rows.append_column(FILE, pa.array([index] * n, pa.int32()))
-        rows = rows.append_column(POS, pa.array(range(n), pa.int64()))
-        gone = deletes.get(task.file.file_path)
-        if gone:
-            dead = pa.chunked_array([c for g in gone for c in g.chunks], pa.int64())
-            rows = rows.filter(pc.invert(pc.is_in(rows.column(POS), value_set=dead)))
-        parts.append(rows)
-    if not parts:
-        from ppstack.engine.iceberg import arrow_schema
+    files: tuple[Any, ...]  # pyiceberg DataFile, indexed by FILE
+    deletes: tuple[str, ...]  # paths of the position delete files
+    schema: Any  # pyiceberg Schema of the snapshot
 
-        base = arrow_schema(table.schema())
-        empty = base.append(pa.field(FILE, pa.int32())).append(pa.field(POS, pa.int64()))
-        return Positioned(empty.empty_table(), ())
-    return Positioned(pa.concat_tables(parts), tuple(task.file for task in tasks))
+    @classmethod
+    def of(cls, table: Any, snapshot_id: int | None) -> Scan:
+        """The scan of ``snapshot_id`` (None: a table without snapshots, no files)."""
+        if snapshot_id is None:
+            return cls((), (), table.schema())
+        scan = table.scan(snapshot_id=snapshot_id)
+        tasks = list(scan.plan_files())
+        deletes = sorted({d.file_path for task in tasks for d in task.delete_files})
+        return cls(tuple(task.file for task in tasks), tuple(deletes), scan.projection())
+
+    def sql(self, positions: bool = False) -> str:
+        """A DuckDB SELECT of the live rows in the schema's columns (and FILE, POS when
+        ``positions``): what the snapshot holds, deletes applied."""
+        fields = self.schema.fields
+        if not self.files:
+            cols = [f"CAST(NULL AS {duckdb_type(f.field_type)}) AS {_ident(f.name)}"
+                    for f in fields]
+            if positions:
+                cols += [f"CAST(NULL AS INTEGER) AS {FILE}", f"CAST(NULL AS BIGINT) AS {POS}"]
+            return f"SELECT {', '.join(cols)} WHERE false"
+        mapping = ", ".join(
+            f"{f.field_id}: {{name: {literal(f.name)}, type: {literal(duckdb_type(f.field_type))}, "
+            "default_value: NULL}" for f in fields)
+        paths = [_local(f.file_path) for f in self.files]
+        listing = ", ".join(f"({i}, {literal(p)}, {literal(f.file_path)})"
+                            for i, (p, f) in enumerate(zip(paths, self.files, strict=True)))
+        selected = ", ".join(f"d.{_ident(f.name)}" for f in fields)
+        extra = f", f.i AS {FILE}, d.file_row_number AS {POS}" if positions else ""
+        files = ", ".join(literal(p) for p in paths)
+        sql = (f"SELECT {selected}{extra} FROM read_parquet([{files}], "
+               f"schema = MAP {{{mapping}}}, filename = true, file_row_number = true) AS d "
+               f"JOIN (VALUES {listing}) AS f(i, local_path, file_path) "
+               "ON f.local_path = d.filename")
+        if self.deletes:
+            dels = ", ".join(literal(_local(p)) for p in self.deletes)
+            sql += (f" ANTI JOIN read_parquet([{dels}]) AS x "
+                    "ON x.file_path = f.file_path AND x.pos = d.file_row_number")
+        return sql
 
 
-def commit_row_changes(table: Any, base: Positioned, removed: Any, added: Any) -> int:
-    """ONE snapshot: position deletes for ``removed`` (FILE, POS of ``base``) and ``added`` rows
-    as new data files. Returns the new snapshot id. Fails, committing nothing, when another
-    writer changed the table since ``base`` was read."""
+def _local(uri: str) -> str:
+    """A local file path from the warehouse's ``file://`` URI (or a plain path)."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme == "file" else uri
+
+
+def commit_row_changes(table: Any, base: Scan, removed: Any, added: Any) -> int:
+    """ONE snapshot: position deletes for ``removed`` (Arrow FILE, POS of rows ``base`` read)
+    and ``added`` rows as new data files. Returns the new snapshot id. Fails, committing
+    nothing, when another writer changed the table since ``base`` was read."""
     from pyiceberg.io.pyarrow import _dataframe_to_data_files
     from pyiceberg.table.snapshots import Operation
 
@@ -97,7 +137,7 @@ def commit_row_changes(table: Any, base: Positioned, removed: Any, added: Any) -
     return int(table.current_snapshot().snapshot_id)
 
 
-def _position_delete_files(table: Any, metadata: Any, base: Positioned, removed: Any,
+def _position_delete_files(table: Any, metadata: Any, base: Scan, removed: Any,
                            commit_uuid: uuid.UUID) -> list[Any]:
     """One position delete file per partition of the files that lose rows (spec: a delete file
     belongs to the partition of the data files it references), rows sorted by path, pos."""

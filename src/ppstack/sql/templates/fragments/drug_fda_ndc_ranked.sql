@@ -9,6 +9,22 @@
 -- inlined per column by an include naming the column): whitespace runs -> one space, then the (at
 -- most one) leading/trailing space removed; then '' -> NULL in "business". Case is kept.
 -- strength_raw: the numerators and units paired (the rule is in "cleaned" below).
+-- listed_twice: the row's ndc is listed more than once in ranking_input; only such rows are
+-- ranked (see "ranked"). A GROUP BY finds those keys more cheaply than a window over every row.
+repeated AS (
+  SELECT ndc
+  FROM ranking_input
+  GROUP BY ndc
+  HAVING count(*) > 1
+),
+flagged AS (
+  SELECT
+    r.*,
+    k.ndc IS NOT NULL AS listed_twice
+  FROM ranking_input r
+  LEFT JOIN repeated k
+    ON k.ndc = r.ndc
+),
 paired AS (
   SELECT
     r.*,
@@ -24,12 +40,13 @@ paired AS (
           '; ')
       ELSE active_numerator_strength || ' ' || active_ingred_unit
     END AS strength_raw
-  FROM ranking_input r
+  FROM flagged r
 ),
 cleaned AS (
   SELECT
     _source_file,
     _source_row,
+    listed_twice,
     productid,
     ndc,
     {{> clean_text proprietaryname}} AS proprietary_name,
@@ -69,6 +86,7 @@ business AS (
   SELECT
     _source_file,
     _source_row,
+    listed_twice,
     productid,
     package_start_date,
     ndc,
@@ -105,7 +123,17 @@ fingerprinted AS (
 --   4. then the smaller fingerprint, then the earlier source row (total order: same input,
 --      same winner, on every engine).
 -- The losers are written to staging.drug_rejects with reason_code 'duplicate' and counted.
+-- Only the rows of keys listed more than once are ranked: a key listed once is its own winner,
+-- and ranking within a key does not depend on other keys. Both branches filter on a column
+-- passed through from "flagged", so an engine cleans each row once and sorts only the few
+-- repeated ones (a window over all 180,000 rows of a full file was a third of the CTAS's time).
 ranked AS (
+  SELECT
+    f.*,
+    1 AS rank_in_ndc
+  FROM fingerprinted f
+  WHERE NOT f.listed_twice
+  UNION ALL
   SELECT
     f.*,
     row_number() OVER (
@@ -118,4 +146,5 @@ ranked AS (
         _source_row ASC
     ) AS rank_in_ndc
   FROM fingerprinted f
+  WHERE f.listed_twice
 )
