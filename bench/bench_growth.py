@@ -74,9 +74,9 @@ def main() -> None:
     from ppstack.entities import DRUG, get_source
     from ppstack.pipeline.maintain import maintain_entity
     from ppstack.pipeline.run import run_batch
-    from ppstack.pipeline.scenario import derive_scenario
     from ppstack.pipeline.steps import CLOSE, INSERT, STAGE
     from ppstack.raw.archive import archive
+    from ppstack.scenario import derive_scenario
     from ppstack.settings import load_settings
 
     work = Path(tempfile.mkdtemp(prefix="ppstack-bench-growth-"))

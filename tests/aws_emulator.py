@@ -42,8 +42,8 @@ from ppstack import backends
 from ppstack.engine.athena import AthenaEngine
 from ppstack.engine.base import DEFAULT_CATALOG, QueryContext, Result
 from ppstack.engine.local import LocalEngine
+from ppstack.layout import CONFORMED_NS, RAW_NS, STAGING_NS
 from ppstack.settings import ENV, Settings, load_settings
-from ppstack.sql.params import CONFORMED_NS, RAW_NS, STAGING_NS
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -316,9 +316,10 @@ def emulated_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 def _deploy_conformed(engine: LocalEngine, settings: Settings) -> None:
     """What CloudFormation creates, in the local engine's catalog too: the databases and the
     conformed tables."""
+    from ppstack.backends import TableRefs
     from ppstack.entities import ENTITIES
     from ppstack.sql import render
-    from ppstack.sql.params import TableRefs, entity_params
+    from ppstack.sql.params import entity_params
 
     for name in ("ddl_database_raw", "ddl_database_staging"):
         engine.execute(render(name, {"raw_db": RAW_NS, "staging_db": STAGING_NS}))

@@ -36,8 +36,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from ppstack.layout import CONFORMED_NS, RAW_NS, STAGING_NS
 from ppstack.settings import ENV
-from ppstack.sql.params import CONFORMED_NS, RAW_NS, STAGING_NS
 from ppstack_infra.config import StackConfig
 from ppstack_infra.serving import PYTHON_RUNTIME, Serving
 from ppstack_infra.storage import Storage

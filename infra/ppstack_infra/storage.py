@@ -13,7 +13,7 @@ from constructs import Construct
 
 from ppstack.entities import ENTITIES
 from ppstack.entities.spec import conformed_columns
-from ppstack.sql.params import CONFORMED_NS, RAW_NS, STAGING_NS
+from ppstack.layout import CONFORMED_NS, RAW_NS, STAGING_NS
 from ppstack.storage.s3 import RETAINED_PREFIXES  # the prefixes locked per object
 from ppstack_infra.config import StackConfig
 

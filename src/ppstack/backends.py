@@ -71,7 +71,7 @@ def make_store(settings: Settings) -> ObjectStore:
         from ppstack.storage.s3 import S3ObjectStore
 
         return S3ObjectStore(settings.bucket, region=settings.region,
-                             retain_days=settings.raw_retention)
+                             retain_days=settings.raw_retention_days)
     from ppstack.storage.local import LocalObjectStore
 
     return LocalObjectStore(settings.home_path / "s3", settings.bucket)

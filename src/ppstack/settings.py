@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from ppstack.errors import BadInput
 
@@ -53,6 +54,9 @@ ENV = {s.name: s.env for s in SETTINGS}
 
 @dataclass(frozen=True)
 class Settings:
+    """The settings, each under its one name (the table above); numbers are parsed once, by
+    ``load_settings`` / ``with_``."""
+
     backend: str
     home: str
     bucket: str
@@ -63,49 +67,58 @@ class Settings:
     region: str
     athena_workgroup: str
     athena_output: str
-    mass_delete_threshold: str
-    raw_retention_days: str
-    lock_stale_seconds: str
+    mass_delete_threshold: float
+    raw_retention_days: int
+    lock_stale_seconds: float
 
     @property
     def home_path(self) -> Path:
         return Path(self.home).expanduser().resolve()
 
-    @property
-    def mass_delete_share(self) -> float:
-        return float(self.mass_delete_threshold)
+    def with_(self, **changes: str | float) -> Settings:
+        """A copy with some settings changed (given as text, like the environment, or typed)."""
+        return replace(self, **_parsed({k: str(v) for k, v in changes.items()}))
 
-    @property
-    def raw_retention(self) -> int:
-        return int(self.raw_retention_days)
 
-    @property
-    def lock_stale(self) -> float:
-        return float(self.lock_stale_seconds)
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise BadInput(f"mass delete threshold must be a share between 0 and 1, not {text!r}")
+    return share
 
-    def with_(self, **changes: str) -> Settings:
-        return replace(self, **changes)
+
+def _days(text: str) -> int:
+    if not text.isdigit():
+        raise BadInput(f"raw retention must be a whole number of days, not {text!r}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise BadInput(f"lock stale seconds must be a number, not {text!r}") from None
+
+
+# The settings that are numbers: text (environment, flags) -> value, BadInput when it is not one.
+_PARSE = {"mass_delete_threshold": _share, "raw_retention_days": _days,
+          "lock_stale_seconds": _seconds}
+
+
+def _parsed(values: dict[str, str]) -> dict[str, Any]:
+    unknown = set(values) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise BadInput(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    if values.get("backend", "local") not in ("local", "aws"):
+        raise BadInput(f"--backend must be 'local' or 'aws', not {values['backend']!r}")
+    return {k: _PARSE[k](v) if k in _PARSE else v for k, v in values.items()}
 
 
 def load_settings(**overrides: str | None) -> Settings:
     """Environment first, then explicit overrides (CLI flags); ``None`` overrides are ignored."""
     values = {s.name: os.environ.get(s.env, s.default) for s in SETTINGS}
     values.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = set(values) - {f.name for f in fields(Settings)}
-    if unknown:
-        raise BadInput(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    if values["backend"] not in ("local", "aws"):
-        raise BadInput(f"--backend must be 'local' or 'aws', not {values['backend']!r}")
-    try:
-        share = float(values["mass_delete_threshold"])
-    except ValueError:
-        share = -1.0
-    if not 0.0 <= share <= 1.0:
-        raise BadInput(
-            "mass delete threshold must be a share between 0 and 1, "
-            f"not {values['mass_delete_threshold']!r}"
-        )
-    if not str(values["raw_retention_days"]).isdigit():
-        raise BadInput(f"raw retention must be a whole number of days, not "
-                       f"{values['raw_retention_days']!r}")
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**_parsed(values))

@@ -18,13 +18,12 @@ from click.testing import CliRunner
 from aws_emulator import TABLE_BUCKET, emulated_aws
 from deliveries import cut
 from ppstack.api import handlers
-from ppstack.backends import Runtime
+from ppstack.backends import Runtime, table_ref_for
 from ppstack.cli.main import cli
 from ppstack.entities import DRUG
 from ppstack.pipeline import run as run_module
 from ppstack.serving.client import make_client
 from ppstack.settings import Settings, load_settings
-from ppstack.sql.params import table_ref_for
 
 DAY1, DAY2 = "2019-04-29", "2019-04-30"
 EVENTS = Path(__file__).resolve().parents[1] / "events"

@@ -19,9 +19,9 @@ from typing import Any
 
 from ppstack.backends import Runtime
 from ppstack.entities.spec import EntitySpec, conformed_columns
+from ppstack.layout import CONFORMED_NS
 from ppstack.pipeline.steps import ensure_conformed
 from ppstack.sql import literal
-from ppstack.sql.params import CONFORMED_NS
 
 
 def sql_value(value: Any) -> str:

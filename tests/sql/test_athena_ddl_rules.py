@@ -34,12 +34,12 @@ from template_cases import template_entity_cases
 from ppstack.backends import DEPLOYED_TEMPLATES
 from ppstack.engine.base import QueryContext
 from ppstack.entities import ENTITIES
+from ppstack.layout import CONFORMED_NS
 from ppstack.pipeline.batch import BatchParams, Statement
 from ppstack.pipeline.render import render_step
 from ppstack.pipeline.steps import definitions, nothing_written, setup_statements
 from ppstack.settings import Settings, load_settings
 from ppstack.sql import template_names
-from ppstack.sql.params import CONFORMED_NS
 
 BATCH = "20190429T060000.000000Z"
 DAY = "2019-04-29"

@@ -1,4 +1,5 @@
-"""Every staging-area template renders with the parameters the code supplies and parses as Athena SQL."""
+"""Every staging-area template renders with the parameters the code supplies and parses as
+Athena SQL."""
 
 from __future__ import annotations
 
@@ -6,15 +7,10 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from ppstack.backends import table_ref_for
 from ppstack.entities import ENTITIES, SOURCES
 from ppstack.sql import load, placeholders, render, template_names
-from ppstack.sql.params import (
-    batch_params,
-    entity_params,
-    raw_table_params,
-    staging_ddl_params,
-    table_ref_for,
-)
+from ppstack.sql.params import batch_params, entity_params, raw_table_params, staging_ddl_params
 
 OWNED_PREFIXES = ("ddl_database_", "ddl_table_raw", "ddl_staging_", "stage_")
 OWNED = [n for n in template_names() if n.startswith(OWNED_PREFIXES)]
@@ -62,12 +58,15 @@ def test_stage_template_parses_as_athena(name: str) -> None:
 @pytest.mark.parametrize("name", OWNED)
 def test_stage_template_placeholders_are_named(name: str) -> None:
     text = load(name)
-    assert "{{" not in render(name, _params("DRUG") if _applies(name, "DRUG") else _params("LABELER"))
+    params = _params("DRUG") if _applies(name, "DRUG") else _params("LABELER")
+    assert "{{" not in render(name, params)
     assert placeholders(text) <= set(_params("DRUG")) | set(_params("LABELER"))
 
 
-@pytest.mark.parametrize("name", [n for n in OWNED if n.startswith("stage_") and n.count("_") >= 3
-                                  and not n.endswith("_counts") and not n.startswith("stage_count")])
+@pytest.mark.parametrize("name", [n for n in OWNED
+                                  if n.startswith("stage_") and n.count("_") >= 3
+                                  and not n.endswith("_counts")
+                                  and not n.startswith("stage_count")])
 def test_stage_ctas_writes_parquet_to_batch_prefix(name: str) -> None:
     entity = name.split("_")[1].upper()
     p = _params(entity)
@@ -96,5 +95,6 @@ def test_stage_raw_ddl_uses_date_projection_and_rendition_template() -> None:
 
 
 def test_stage_table_ref_for_aws_conformed() -> None:
-    assert table_ref_for("aws", "pp-tables", "conformed", "drug") == '"s3tablescatalog/pp-tables"."conformed"."drug"'
+    assert (table_ref_for("aws", "pp-tables", "conformed", "drug")
+            == '"s3tablescatalog/pp-tables"."conformed"."drug"')
     assert table_ref_for("aws", "pp-tables", "staging", "drug_batch") == "staging.drug_batch"

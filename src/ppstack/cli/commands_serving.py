@@ -114,7 +114,8 @@ def entity_lock(rt: Runtime, entity: str, purpose: str) -> Any:
     """The entity's batch lock: no batch or replay writes DynamoDB while a repair runs."""
     from ppstack.pipeline.lock import EntityLock
 
-    return EntityLock(rt.store, entity, stale_seconds=rt.settings.lock_stale, purpose=purpose)
+    return EntityLock(rt.store, entity, stale_seconds=rt.settings.lock_stale_seconds,
+                      purpose=purpose)
 
 
 COMMANDS: tuple[click.Command, ...] = (sync_command, reconcile_command)

@@ -66,7 +66,7 @@ def prepare_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_dat
         require_archived(rt, spec, src, ingest_date)
     except BadInput as e:
         return {"ready": False, "reason": str(e)}
-    lock = EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale)
+    lock = EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale_seconds)
     try:
         lock.acquire()
     except Locked as e:
@@ -233,7 +233,7 @@ def record_failure(rt: Runtime, state: dict[str, Any], error: dict[str, Any]) ->
 def _state_lock(rt: Runtime, spec: EntitySpec, state: dict[str, Any]) -> tuple[EntityLock, bool]:
     """The lock ``prepare_batch`` took, as seen by a later invocation (same owner token), and
     whether this execution still holds it."""
-    lock = EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale)
+    lock = EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale_seconds)
     return lock, lock.adopt(str(state.get("lock") or ""))
 
 

@@ -18,20 +18,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ppstack.backends import created_by_deployment
+from ppstack.backends import TableRefs, catalog_for, created_by_deployment
 from ppstack.engine.base import DEFAULT_CATALOG, QueryContext
 from ppstack.entities import get_source
 from ppstack.entities.spec import EntitySpec, Source
 from ppstack.layout import check_batch_id, check_date
 from ppstack.settings import Settings
 from ppstack.sql import render
-from ppstack.sql.params import (
-    TableRefs,
-    batch_params,
-    catalog_for,
-    entity_params,
-    staging_ddl_params,
-)
+from ppstack.sql.params import batch_params, entity_params, staging_ddl_params
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ the SCD2 layer (``pipeline.steps.setup_statements``).
 from __future__ import annotations
 
 from ppstack.entities import get_source
+from ppstack.layout import RAW_NS, STAGING_NS
 from ppstack.pipeline.batch import BatchParams, Statement
-from ppstack.sql.params import RAW_NS, STAGING_NS, raw_table_params
+from ppstack.sql.params import raw_table_params
 
 
 def bootstrap_statements(batch: BatchParams) -> list[Statement]:

@@ -1,4 +1,5 @@
-"""Guards that refuse a batch before it can damage history (docs/data-rules.md#conformed-scd2, rules 5 and 6).
+"""Guards that refuse a batch before it can damage history (docs/data-rules.md#conformed-scd2,
+rules 5 and 6).
 
 Each guard raises ``ppstack.errors.Refused`` with a message that says what was wrong, why it
 matters and what to do, and changes nothing. (The third guard, one run per entity type, is the
@@ -13,9 +14,9 @@ from typing import Any
 
 from ppstack.engine.base import SqlEngine
 from ppstack.errors import Refused
+from ppstack.layout import STAGING_NS
 from ppstack.pipeline.batch import BatchParams
 from ppstack.pipeline.ledger import BatchRecord
-from ppstack.sql.params import STAGING_NS
 
 LATE_DATA = (
     "Conformed history is append-only in business time: each key's versions are closed and "

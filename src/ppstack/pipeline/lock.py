@@ -4,7 +4,7 @@ Why an object and not a database row: the archive bucket is the one thing every 
 S3 conditional writes make it a correct mutex: the lock is *created* with ``If-None-Match: *`` (of
 two racing runs exactly one wins) and a stale lock is *replaced* with ``If-Match: <its etag>`` (of
 two runs taking over the same stale lock exactly one wins). A lock is stale when it is older than
-``settings.lock_stale`` seconds: its run was killed without releasing it. Takeovers are reported.
+``settings.lock_stale_seconds``: its run was killed without releasing it. Takeovers are reported.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ class EntityLock:
         except (KeyError, ValueError, TypeError):
             age = float("inf")  # unreadable lock: nobody can be relying on it
         who = (f"{data.get('purpose', 'run')} {data.get('owner', '?')} "
-               f"(pid {data.get('pid', '?')} on {data.get('host', '?')}) since {data.get('acquired', '?')}")
+               f"(pid {data.get('pid', '?')} on {data.get('host', '?')}) "
+               f"since {data.get('acquired', '?')}")
         if age <= self.stale_seconds:
             raise Locked(
                 f"{self.entity} is locked by {who}: one batch per entity type runs at a time. "

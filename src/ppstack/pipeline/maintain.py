@@ -32,7 +32,7 @@ def maintain_entity(rt: Runtime, entity: EntitySpec | str, *,
     if max_age_hours < 0 or min_keep < 1:
         raise BadInput("--max-snapshot-age-hours must be >= 0 and --min-snapshots >= 1")
     namespace, name = "conformed", spec.conformed_table
-    with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale,
+    with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale_seconds,
                     purpose="maintain"):
         store = rt.engine.iceberg  # type: ignore[attr-defined]
         if not store.exists(namespace, name):

@@ -1,4 +1,5 @@
-"""Run one batch of one entity type: lock, ledger, steps, report (docs/operations.md#failure-and-resume).
+"""Run one batch of one entity type: lock, ledger, steps, report
+(docs/operations.md#failure-and-resume).
 
 ``run_batch`` is what ``ppstack run`` (and ``ppstack ingest`` after archiving) calls:
 
@@ -30,6 +31,7 @@ from ppstack.entities import get_entity, get_source
 from ppstack.entities.spec import EntitySpec
 from ppstack.errors import BadInput, NotFound, Refused
 from ppstack.layout import (
+    STAGING_NS,
     check_batch_id,
     check_date,
     new_batch_id,
@@ -40,7 +42,6 @@ from ppstack.pipeline.ledger import FAILED, BatchRecord, Ledger, utc_now
 from ppstack.pipeline.lock import EntityLock, SimulatedKill
 from ppstack.pipeline.steps import BatchContext, Step, default_steps, ensure_conformed
 from ppstack.progress import MeterFactory, Progress, no_meter, quiet
-from ppstack.sql.params import STAGING_NS
 
 # A batch given up before ``closed`` (``abandon_batch``): it never touched the conformed table.
 ABANDONED = "abandoned"
@@ -75,8 +76,8 @@ def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
             progress(f"resuming batch {latest.batch_id} ({latest.ingest_date}) after "
                      f"'{latest.completed}'")
             if latest.error:
-                latest.notes.append(f"attempt {latest.attempts} failed in {latest.error.get('step')}: "
-                                    f"{latest.error.get('message')}")
+                latest.notes.append(f"attempt {latest.attempts} failed in "
+                                    f"{latest.error.get('step')}: {latest.error.get('message')}")
             latest.attempts += 1
             latest.state = latest.completed
             latest.error = None
@@ -86,7 +87,8 @@ def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
             f"{spec.name} batch {latest.batch_id} for {latest.ingest_date} is not finished (state "
             f"'{latest.state}', last completed '{latest.completed}'). A new batch starts only when "
             f"the previous one is complete, so that each batch finds the state the previous one "
-            f"left. Finish it first: ppstack run {spec.name} {latest.source} --date {latest.ingest_date}"
+            f"left. Finish it first: ppstack run {spec.name} {latest.source} "
+            f"--date {latest.ingest_date}"
         )
     if latest is not None and latest.ingest_date == ingest_date:
         progress(f"batch {latest.batch_id} for {ingest_date} is already complete; nothing to do")
@@ -191,7 +193,7 @@ def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: s
     check_date(ingest_date)
     steps = steps or default_steps()
     stop_state = until_state(steps, until)
-    with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale) as lock:
+    with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale_seconds) as lock:
         for note in lock.notes:
             progress(note)
         ensure_conformed(rt, spec)
@@ -220,7 +222,7 @@ def abandon_batch(rt: Runtime, entity: EntitySpec | str, batch_id: str, reason: 
     check_batch_id(batch_id)
     if not reason.strip():
         raise BadInput("abandoning a batch needs a reason (--reason)")
-    with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale,
+    with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale_seconds,
                     purpose="abandon"):
         ledger = Ledger(rt.store)
         try:
@@ -261,8 +263,8 @@ def abandon_batch(rt: Runtime, entity: EntitySpec | str, batch_id: str, reason: 
 
 # ---- reporting --------------------------------------------------------------------------------
 
-REPORT_COUNTS = ("read", "excluded", "rejected", "duplicates", "staged", "inserted", "updated", "deleted",
-                 "unchanged")
+REPORT_COUNTS = ("read", "excluded", "rejected", "duplicates", "staged", "inserted", "updated",
+                 "deleted", "unchanged")
 
 
 def report(record: BatchRecord) -> str:
@@ -270,7 +272,8 @@ def report(record: BatchRecord) -> str:
     lines = [
         f"batch      {record.batch_id}",
         f"entity     {record.entity} {record.source} {record.ingest_date}",
-        f"state      {record.state}" + (f" (after {record.completed})" if record.state == FAILED else ""),
+        f"state      {record.state}"
+        + (f" (after {record.completed})" if record.state == FAILED else ""),
     ]
     for name in REPORT_COUNTS:
         if name in record.counts:

@@ -27,12 +27,11 @@ from typing import Any, NamedTuple
 from ppstack.backends import Runtime
 from ppstack.entities.spec import EntitySpec, Source
 from ppstack.errors import BadInput, NotFound, Refused
-from ppstack.layout import rejects_prefix, rendition_prefix, staging_prefix
+from ppstack.layout import STAGING_NS, rejects_prefix, rendition_prefix, staging_prefix
 from ppstack.pipeline.batch import BatchParams, Statement
 from ppstack.pipeline.bootstrap import bootstrap_statements
 from ppstack.progress import Progress
 from ppstack.sql import template_names
-from ppstack.sql.params import STAGING_NS
 
 DUPLICATE_CODE = "duplicate"
 
@@ -68,7 +67,8 @@ class StageResult:
         lines = [
             f"{self.entity} {self.source} {self.ingest_date} batch {self.batch_id}",
             f"  read {self.rows_read:,}  staged {self.staged:,}  duplicates {self.duplicates:,}  "
-            f"rejected {self.rejected:,}  excluded {self.excluded:,}  invalid dates {self.invalid_dates:,}",
+            f"rejected {self.rejected:,}  excluded {self.excluded:,}  "
+            f"invalid dates {self.invalid_dates:,}",
         ]
         for code, n in sorted(self.reasons.items()):
             lines.append(f"  reject {code}: {n:,}")

@@ -31,15 +31,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ppstack.backends import Runtime, created_by_deployment
+from ppstack.backends import Runtime, TableRefs, created_by_deployment
 from ppstack.entities.spec import EntitySpec
+from ppstack.layout import CONFORMED_NS, STAGING_NS
 from ppstack.pipeline.batch import BatchParams, Statement, context_for
 from ppstack.pipeline.guards import check_mass_delete
 from ppstack.pipeline.ledger import BatchRecord
 from ppstack.progress import MeterFactory, Progress, no_meter, quiet
 from ppstack.settings import Settings
 from ppstack.sql import render
-from ppstack.sql.params import CONFORMED_NS, STAGING_NS, TableRefs, entity_params
+from ppstack.sql.params import entity_params
 
 
 @dataclass
@@ -176,7 +177,7 @@ def _stage_finish(ctx: BatchContext, _checked: dict[str, Any],
 
 def _close_check(ctx: BatchContext) -> dict[str, Any]:
     return {"guard": check_mass_delete(ctx.rt.engine, ctx.batch,
-                                       max_share=ctx.rt.settings.mass_delete_share,
+                                       max_share=ctx.rt.settings.mass_delete_threshold,
                                        allow=ctx.allow_mass_delete)}
 
 

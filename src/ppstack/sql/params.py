@@ -11,9 +11,6 @@ import re
 from datetime import datetime
 from typing import Protocol
 
-# The three namespaces (defined in layout.py) and how each backend names a table in them
-# (backends.py), imported here for the many templates' parameters.
-from ppstack.backends import TableRefs, catalog_for, table_ref_for  # noqa: F401
 from ppstack.entities.spec import (
     BIGINT,
     DATE,
@@ -27,7 +24,7 @@ from ppstack.entities.spec import (
     conformed_columns,
     staging_columns,
 )
-from ppstack.layout import (  # noqa: F401 - the namespaces are re-exported
+from ppstack.layout import (
     CONFORMED_NS,
     RAW_NS,
     STAGING_NS,
@@ -87,7 +84,8 @@ def ddl_columns(columns: tuple, indent: int = 2) -> str:
 
 
 class TableNamer(Protocol):
-    """What ``entity_params`` needs of an engine: how SQL names a table (``SqlEngine.table_ref``)."""
+    """What ``entity_params`` needs of an engine: how SQL names a table
+    (``SqlEngine.table_ref``)."""
 
     def table_ref(self, namespace: str, table: str) -> str: ...
 
@@ -164,7 +162,8 @@ def raw_member_tables(spec: EntitySpec, source: Source) -> dict[str, str]:
     }
 
 
-def raw_table_params(spec: EntitySpec, source: Source, member: Member, bucket: str) -> dict[str, str]:
+def raw_table_params(spec: EntitySpec, source: Source, member: Member,
+                     bucket: str) -> dict[str, str]:
     """Parameters of ``ddl_table_raw`` for one member: all-string columns + lineage columns."""
     columns = [Column(h.lower()) for h in member.columns]
     columns += list(SOURCE_ROW_COLUMNS)
@@ -185,7 +184,8 @@ def raw_table_params(spec: EntitySpec, source: Source, member: Member, bucket: s
 
 
 def staging_ddl_params(spec: EntitySpec, bucket: str) -> dict[str, str]:
-    """Parameters of the stable staging DDL: columns minus the partition key, projection templates."""
+    """Parameters of the stable staging DDL: columns minus the partition key, projection
+    templates."""
     batch_cols = tuple(c for c in staging_columns(spec) if c.name != BATCH_PARTITION)
     reject_cols = tuple(c for c in REJECT_COLUMNS if c.name != BATCH_PARTITION)
     return {

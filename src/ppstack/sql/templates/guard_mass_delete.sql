@@ -2,7 +2,7 @@
 --
 -- Run before scd2_close. A truncated or partial source file looks exactly like a mass delete of
 -- every key it lacks, and the DynamoDB sync would then mark those drugs as withdrawn. The runner
--- compares disappearing_keys / current_keys with settings.mass_delete_share (default 5 %) and
+-- compares disappearing_keys / current_keys with settings.mass_delete_threshold (default 5 %) and
 -- refuses the batch unless --allow-mass-delete. The very first batch has no current keys and
 -- passes. Same join as scd2_close, so the guard counts exactly what the MERGE would close.
 SELECT
