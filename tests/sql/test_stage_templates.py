@@ -28,7 +28,7 @@ def _params(entity: str) -> dict[str, str]:
     p.update(staging_ddl_params(spec, "pp-archive"))
     p.update(batch_params(spec, source, "2019-04-29", "20190429T060000.000000Z", "pp-archive"))
     p.update(raw_table_params(spec, source, source.members[0], "pp-archive"))
-    p["drop_table"] = p["ctas_table"]
+    p["drop_table"] = p["staging_ctas_table"]
     return p
 
 

@@ -72,7 +72,7 @@ def render_step(settings: Settings, template: str, entity: str, source: str | No
         raise BadInput(f"unknown step or template {template!r}; steps: {', '.join(STEP_TEMPLATES)}; "
                        f"templates: {', '.join(template_names())}")
     params = dict(batch.params)
-    params.setdefault("drop_table", params["ctas_table"])
+    params.setdefault("drop_table", params["staging_ctas_table"])
     params.setdefault("as_of_date", f"DATE {literal(ingest_date)}")
     text = load(name)
     if "raw_table" in placeholders(text):  # one statement per source member

@@ -144,7 +144,8 @@ def stage_phases(batch: BatchParams, written: Callable[[str], bool]) -> list[Pha
     for label, name, prefix, table_param in (
         ("rejects", f"{template}_rejects", rejects_prefix(spec.name, batch_id),
          "rejects_ctas_table"),
-        ("batch", template, staging_prefix(spec.name, batch_id), "ctas_table"),
+        ("batch", template, staging_prefix(spec.name, batch_id),
+         "staging_ctas_table"),
     ):
         done = written(prefix)
         statements = [] if done else [batch.statement(name, STAGING_NS)]

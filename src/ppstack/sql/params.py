@@ -226,7 +226,7 @@ def batch_params(
         "file_date": f"DATE {literal(ingest_date)}",
         "ingestion_timestamp": timestamp_literal(batch_timestamp(batch_id)),
         "source_system": literal(source.name),
-        "ctas_table": ctas_table,
+        "staging_ctas_table": ctas_table,
         "rejects_ctas_table": rejects_ctas_table,
         "staging_location": s3_uri(bucket, staging_prefix(spec.name, batch_id)),
         "rejects_location": s3_uri(bucket, rejects_prefix(spec.name, batch_id)),

@@ -24,12 +24,7 @@
 -- renderer into this statement and into stage_drug_fda_ndc_rejects.sql, so the rules that decide
 -- WHICH rows are staged are written once; a test asserts
 -- rows read = staged + duplicates + rejected + excluded.
-CREATE TABLE {{staging_db}}.{{ctas_table}}
-WITH (
-  format = 'PARQUET',
-  write_compression = 'SNAPPY',
-  external_location = '{{staging_location}}'
-) AS
+{{> staging_ctas staging}}
 WITH
 {{> drug_fda_ndc_candidates}},
 -- The batch cleans and ranks every accepted row.

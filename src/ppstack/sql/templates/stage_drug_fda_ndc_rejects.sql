@@ -14,12 +14,7 @@
 --
 -- Same CTAS rules as the batch: a fresh, empty external_location; the table is dropped after.
 -- ref: https://docs.aws.amazon.com/athena/latest/ug/considerations-ctas.html
-CREATE TABLE {{staging_db}}.{{rejects_ctas_table}}
-WITH (
-  format = 'PARQUET',
-  write_compression = 'SNAPPY',
-  external_location = '{{rejects_location}}'
-) AS
+{{> staging_ctas rejects}}
 WITH
 {{> drug_fda_ndc_candidates}},
 -- Only keys listed more than once can produce duplicates; ranking within a key does not

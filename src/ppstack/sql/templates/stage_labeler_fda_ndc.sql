@@ -21,12 +21,7 @@
 -- Fresh, empty external_location; the CTAS table is dropped afterwards.
 -- ref: https://docs.aws.amazon.com/athena/latest/ug/considerations-ctas.html
 -- Whitespace class (= Python's str.strip()/str.split() whitespace), as in fragments/drug_fda_ndc_candidates.sql.
-CREATE TABLE {{staging_db}}.{{ctas_table}}
-WITH (
-  format = 'PARQUET',
-  write_compression = 'SNAPPY',
-  external_location = '{{staging_location}}'
-) AS
+{{> staging_ctas staging}}
 WITH
 {{> labeler_fda_ndc_candidates}},
 accepted AS (

@@ -4,12 +4,7 @@
 -- Reasons: see "classified" (fragment labeler_fda_ndc_candidates, which the batch CTAS inlines
 -- too, so the rows it stages are exactly the 'accepted' ones).
 -- ref: https://docs.aws.amazon.com/athena/latest/ug/considerations-ctas.html
-CREATE TABLE {{staging_db}}.{{rejects_ctas_table}}
-WITH (
-  format = 'PARQUET',
-  write_compression = 'SNAPPY',
-  external_location = '{{rejects_location}}'
-) AS
+{{> staging_ctas rejects}}
 WITH
 {{> labeler_fda_ndc_candidates}}
 SELECT
