@@ -26,32 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "fda_ndc"
-DAY1 = "2019-04-29"
+from prepared import next_day_home, on_copies
+
 PPSTACK = Path(sys.executable).parent / "ppstack"
 
 
 def prepare(work: Path) -> tuple[Path, str]:
     """A home with day 1 applied (up to ``inserted``) and day 2 archived; returns (home, day 2)."""
-    from ppstack.backends import Runtime
-    from ppstack.entities import DRUG, get_source
-    from ppstack.pipeline.run import run_batch
-    from ppstack.pipeline.steps import CLOSE, INSERT, STAGE
-    from ppstack.raw.archive import archive
-    from ppstack.scenario import next_day_batch
-    from ppstack.settings import load_settings
-
-    scenario = next_day_batch(SHARED / f"product_{DAY1}.txt", SHARED / f"package_{DAY1}.txt",
-                              work / "scenario", DAY1, seed=7)
-    home = work / "home"
-    with Runtime(load_settings(backend="local", home=str(home))) as rt:
-        for snap in scenario.snapshots:
-            archive(rt, DRUG, get_source(DRUG, "FDA_NDC"), list(scenario.files(snap.date)),
-                    snap.date)
-        record = run_batch(rt, DRUG, "FDA_NDC", DAY1, steps=(STAGE, CLOSE, INSERT))
-        print(f"setup {DAY1}: {record.counts}; day 2 expected {scenario.snapshots[1].counts()}",
-              file=sys.stderr)
+    home, scenario = next_day_home(work)
     return home, scenario.snapshots[1].date
 
 
@@ -79,8 +61,6 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="prepare the day-1 home in DIR once and reuse it on later runs")
     args = parser.parse_args()
-    if not (SHARED / f"product_{DAY1}.txt").is_file():
-        sys.exit(f"full FDA files not found under {SHARED}")
     work = Path(tempfile.mkdtemp(prefix="ppstack-bench-daily-"))
     try:
         if args.keep is not None and (args.keep / "day2").is_file():
@@ -90,26 +70,20 @@ def main() -> None:
             (args.keep / "day2").write_text(day2)
         else:
             home, day2 = prepare(work)
-        walls, cpus, peaks = [], [], []
-        report = ""
-        for n in range(args.runs):
-            copy = work / f"run{n}"
-            shutil.copytree(home, copy)
-            wall, cpu, peak, report = run_once(copy, day2)
-            walls.append(wall)
-            cpus.append(cpu)
-            peaks.append(peak)
-            print(f"run {n + 1}: {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {peak:.0f} MB",
+        runs = list(on_copies(home, work, args.runs, lambda copy: run_once(copy, day2)))
+        for n, (wall, cpu, peak, _report) in enumerate(runs, start=1):
+            print(f"run {n}: {wall:.2f} s wall, {cpu:.2f} s CPU, peak RSS {peak:.0f} MB",
                   file=sys.stderr)
-            shutil.rmtree(copy, ignore_errors=True)
+        walls, cpus, peaks = ([r[i] for r in runs] for i in range(3))
+        report = runs[-1][3]
         print(report, file=sys.stderr)
         counts = {k: v for k, v in (line.split()[:2] for line in report.splitlines()
                                     if line.split()[:1] and line.split()[0] in
                                     ("staged", "inserted", "updated", "deleted"))}
         print(f"daily batch (ppstack run --until inserted, next-day batch of the full FDA file, "
-              f"fresh process): median {statistics.median(walls):.2f} s wall ({statistics.median(cpus):.2f} s "
-              f"CPU) over {len(walls)} runs, peak RSS {max(peaks):.0f} MB; load average "
-              f"{os.getloadavg()[0]:.1f}; {counts}")
+              f"fresh process): median {statistics.median(walls):.2f} s wall "
+              f"({statistics.median(cpus):.2f} s CPU) over {len(walls)} runs, peak RSS "
+              f"{max(peaks):.0f} MB; load average {os.getloadavg()[0]:.1f}; {counts}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

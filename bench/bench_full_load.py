@@ -30,19 +30,10 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "fda_ndc"
-DAY = "2019-04-29"
-PPSTACK = Path(sys.executable).parent / "ppstack"
+from prepared import DAY1 as DAY
+from prepared import PPSTACK, free_port, full_files, serving
+
 PROBE = "00002322730"  # Strattera 0002-3227-30: in the full file
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_api(base: str, deadline: float) -> None:
@@ -57,8 +48,7 @@ def wait_for_api(base: str, deadline: float) -> None:
 
 
 def main() -> None:
-    if not (SHARED / f"product_{DAY}.txt").is_file():
-        sys.exit(f"full FDA files not found under {SHARED}")
+    product, package = full_files(DAY)
     from ppstack.backends import Runtime
     from ppstack.entities import DRUG
     from ppstack.serving import dynalite
@@ -72,22 +62,17 @@ def main() -> None:
     port = str(free_port())
     settings = load_settings(backend="local", home=str(home), dynamodb_port=port)
     env = {**os.environ, "PPSTACK_HOME": str(home), "PPSTACK_DYNAMODB_PORT": port}
-    server = None
     try:
         dynalite.ensure_running(settings)
         started = time.perf_counter()
         out = subprocess.run([str(PPSTACK), "-q", "ingest", "DRUG", "FDA_NDC",
-                              str(SHARED / f"product_{DAY}.txt"),
-                              str(SHARED / f"package_{DAY}.txt"), "--date", DAY,
+                              str(product), str(package), "--date", DAY,
                               "--format", "json"],
                              env=env, check=True, capture_output=True, text=True).stdout
         ingested = time.perf_counter()
-        server = subprocess.Popen([str(PPSTACK), "-q", "serve", "--port", "0"], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert server.stdout is not None
-        base = server.stdout.readline().strip()
-        wait_for_api(base, time.monotonic() + 120)
-        answered = time.perf_counter()
+        with serving(env) as base:
+            wait_for_api(base, time.monotonic() + 120)
+            answered = time.perf_counter()
         record = json.loads(out)
         steps = record["timings"]
         archive_s = (ingested - started) - sum(steps.values())
@@ -108,9 +93,6 @@ def main() -> None:
               f"dynalite raw BatchWriteItem of {len(items):,} items {raw_s:.1f} s: "
               f"{total / raw_s:.2f}x")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
         dynalite.stop(settings)
         shutil.rmtree(home, ignore_errors=True)
 

@@ -28,9 +28,9 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "fda_ndc"
-DAY0 = "2019-04-29"
+from prepared import DAY1 as DAY0
+from prepared import full_files
+
 MAINTAIN_EVERY = 7
 KEEP_SNAPSHOTS = 14
 
@@ -65,8 +65,7 @@ def main() -> None:
     if args.apply:
         apply_day(*args.apply)
         return
-    if not (SHARED / f"product_{DAY0}.txt").is_file():
-        sys.exit(f"full FDA files not found under {SHARED}")
+    product, package = full_files(DAY0)
     if args.days < 3:
         sys.exit("--days must be at least 3")
 
@@ -84,9 +83,8 @@ def main() -> None:
         dates = [(date.fromisoformat(DAY0) + timedelta(days=i)).isoformat()
                  for i in range(args.days + 1)]
         t = time.perf_counter()
-        scenario = derive_scenario(SHARED / f"product_{DAY0}.txt",
-                                   SHARED / f"package_{DAY0}.txt", work / "scenario",
-                                   dates=dates, seed=7, base_holdback_share=0.0)
+        scenario = derive_scenario(product, package, work / "scenario", dates=dates, seed=7,
+                                   base_holdback_share=0.0)
         print(f"scenario of {len(dates)} days in {time.perf_counter() - t:.0f} s",
               file=sys.stderr)
         home = str(work / "home")

@@ -24,45 +24,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "fda_ndc"
-DAY1 = "2019-04-29"
+from prepared import next_day_home, on_copies
 
 
 def prepare(work: Path) -> tuple[Path, str]:
     """Home with day 1 applied and day 2 staged; returns (home, day-2 batch id)."""
     from ppstack.backends import Runtime
-    from ppstack.entities import DRUG, get_source
-    from ppstack.pipeline.lock import SimulatedKill
-    from ppstack.pipeline.run import run_batch
-    from ppstack.pipeline.steps import CLOSE, INSERT, STAGE
-    from ppstack.raw.archive import archive
-    from ppstack.scenario import next_day_batch
+    from ppstack.entities import DRUG
+    from ppstack.pipeline.ledger import Ledger
     from ppstack.settings import load_settings
 
-    scenario = next_day_batch(SHARED / f"product_{DAY1}.txt", SHARED / f"package_{DAY1}.txt",
-                              work / "scenario", DAY1, seed=7)
-    home = work / "home"
-    rt = Runtime(load_settings(backend="local", home=str(home)))
-    steps = (STAGE, CLOSE, INSERT)
-    day2 = scenario.snapshots[1]
-    for snap in scenario.snapshots:
-        t = time.perf_counter()
-        archive(rt, DRUG, get_source(DRUG, "FDA_NDC"), list(scenario.files(snap.date)), snap.date)
-        try:
-            rec = run_batch(rt, DRUG, "FDA_NDC", snap.date, steps=steps,
-                            stop_after="stage" if snap is day2 else None)
-            print(f"setup {snap.date}: {rec.counts} in {time.perf_counter() - t:.1f} s",
-                  file=sys.stderr)
-        except SimulatedKill:
-            print(f"setup {snap.date}: staged in {time.perf_counter() - t:.1f} s; expected "
-                  f"{day2.counts()}", file=sys.stderr)
-    from ppstack.pipeline.ledger import Ledger
-
-    batch_id = Ledger(rt.store).latest(DRUG.name).batch_id
-    rt.close()
-    return home, batch_id
+    home, _scenario = next_day_home(work, stage_day2=True)
+    with Runtime(load_settings(backend="local", home=str(home))) as rt:
+        return home, Ledger(rt.store).latest(DRUG.name).batch_id
 
 
 def measure(home: str, batch_id: str) -> None:
@@ -97,24 +73,23 @@ def main() -> None:
     if args.measure:
         measure(*args.measure)
         return
-    if not (SHARED / f"product_{DAY1}.txt").is_file():
-        sys.exit(f"full FDA files not found under {SHARED}")
     work = Path(tempfile.mkdtemp(prefix="ppstack-bench-scd2-"))
     try:
         home, batch_id = prepare(work)
-        results = []
-        for n in range(args.runs):
-            copy = work / f"run{n}"
-            shutil.copytree(home, copy)
+
+        def run(copy: Path) -> dict[str, Any]:
             out = subprocess.run([sys.executable, __file__, "--measure", str(copy), batch_id],
                                  check=True, capture_output=True, text=True).stdout
-            results.append(json.loads(out.strip().splitlines()[-1]))
-            print(f"run {n + 1}: {results[-1]}", file=sys.stderr)
-        med = statistics.median(r["total_s"] for r in results)
+            result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+            print(f"run: {result}", file=sys.stderr)
+            return result
+
+        results = list(on_copies(home, work, args.runs, run))
+        med, close, insert = (statistics.median(r[k] for r in results)
+                              for k in ("total_s", "close_s", "insert_s"))
         rss = max(r["peak_rss_mb"] for r in results)
         print(f"scd2 close+insert (next-day batch, full FDA file): median {med:.2f} s over "
-              f"{len(results)} runs (close {statistics.median(r['close_s'] for r in results):.2f} s, "
-              f"insert {statistics.median(r['insert_s'] for r in results):.2f} s); "
+              f"{len(results)} runs (close {close:.2f} s, insert {insert:.2f} s); "
               f"peak RSS {rss:.0f} MB; batch {results[0]['counts']}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -30,16 +30,9 @@ import time
 import urllib.parse
 from pathlib import Path
 
-PPSTACK = Path(sys.executable).parent / "ppstack"
+from prepared import PPSTACK, free_port, serving
+
 PROCESSES = 4
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def request_paths(env: dict[str, str]) -> list[str]:
@@ -99,6 +92,25 @@ def client_process(host: str, port: int, paths: list[str], threads: int, first: 
     results.put([item for o in outs for item in o])
 
 
+def load(host: str, port: int, paths: list[str], clients: int,
+         seconds: float) -> tuple[list[tuple[float, bool]], float]:
+    """``clients`` clients over PROCESSES processes for ``seconds``: (latency, ok) samples and
+    the elapsed time."""
+    per = [clients // PROCESSES + (1 if n < clients % PROCESSES else 0)
+           for n in range(PROCESSES)]
+    results: mp.Queue = mp.Queue()
+    procs = [mp.Process(target=client_process,
+                        args=(host, port, paths, k, sum(per[:n]), seconds, results))
+             for n, k in enumerate(per) if k]
+    started = time.monotonic()
+    for p in procs:
+        p.start()
+    samples = [s for _ in procs for s in results.get()]
+    for p in procs:
+        p.join()
+    return samples, time.monotonic() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
@@ -108,29 +120,14 @@ def main() -> None:
         sys.exit("--clients must be 1..256 and --seconds 0..120 (this bench loads 127.0.0.1)")
     home = Path(tempfile.mkdtemp(prefix="ppstack-bench-serve-"))
     env = {**os.environ, "PPSTACK_HOME": str(home), "PPSTACK_DYNAMODB_PORT": str(free_port())}
-    server = None
     try:
         subprocess.run([str(PPSTACK), "-q", "demo", "--no-serve"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         paths = request_paths(env)
-        server = subprocess.Popen([str(PPSTACK), "-q", "serve", "--port", "0"], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert server.stdout is not None
-        base = urllib.parse.urlsplit(server.stdout.readline().strip())
-        host, port = base.hostname or "127.0.0.1", int(base.port or 80)
-        per = [args.clients // PROCESSES + (1 if n < args.clients % PROCESSES else 0)
-               for n in range(PROCESSES)]
-        results: mp.Queue = mp.Queue()
-        procs = [mp.Process(target=client_process,
-                            args=(host, port, paths, k, sum(per[:n]), args.seconds, results))
-                 for n, k in enumerate(per) if k]
-        started = time.monotonic()
-        for p in procs:
-            p.start()
-        samples = [s for _ in procs for s in results.get()]
-        for p in procs:
-            p.join()
-        elapsed = time.monotonic() - started
+        with serving(env) as url:
+            base = urllib.parse.urlsplit(url)
+            samples, elapsed = load(base.hostname or "127.0.0.1", int(base.port or 80), paths,
+                                    args.clients, args.seconds)
         lat = sorted(s * 1000 for s, _ok in samples)
         errors = sum(1 for _s, ok in samples if not ok)
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
@@ -138,9 +135,6 @@ def main() -> None:
               f"data): {len(samples) / elapsed:.0f} req/s, p50 {statistics.median(lat):.1f} ms, "
               f"p99 {p99:.1f} ms, errors {errors} of {len(samples)}")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
         from ppstack.serving import dynalite
         from ppstack.settings import load_settings
 

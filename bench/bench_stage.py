@@ -19,11 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "fda_ndc"
-FILES = [SHARED / "product_2019-04-29.txt", SHARED / "package_2019-04-29.txt"]
+from prepared import full_files
 
 
 def one_run(home: str) -> dict:
@@ -36,7 +33,7 @@ def one_run(home: str) -> dict:
 
     rt = Runtime(load_settings(backend="local", home=home, dynamodb_endpoint="http://127.0.0.1:9"))
     t0 = time.perf_counter()
-    archive(rt, DRUG, SOURCES["FDA_NDC"], FILES, "2019-04-29")
+    archive(rt, DRUG, SOURCES["FDA_NDC"], list(full_files()), "2019-04-29")
     t1 = time.perf_counter()
     result = stage(rt, DRUG, "FDA_NDC", "2019-04-29", "20190429T060000.000000Z")
     t2 = time.perf_counter()
@@ -55,8 +52,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(one_run(args.child)))
         return
-    if not all(f.is_file() for f in FILES):
-        sys.exit(f"full FDA files not found under {SHARED}")
+    full_files()  # exits when the files are absent
     runs = []
     for i in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="bench-stage-") as home:
@@ -70,7 +66,8 @@ def main() -> None:
     print(f"median wall time (archive + renditions + staging): "
           f"{statistics.median(r['total_s'] for r in runs):.2f} s   (target <= 4 s)")
     print(f"median stage time: {statistics.median(r['stage_s'] for r in runs):.2f} s")
-    print(f"median peak RSS: {statistics.median(r['peak_rss_mb'] for r in runs):.0f} MB   (target <= 1024 MB)")
+    rss = statistics.median(r["peak_rss_mb"] for r in runs)
+    print(f"median peak RSS: {rss:.0f} MB   (target <= 1024 MB)")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -29,6 +28,8 @@ import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+
+from prepared import free_port
 
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG, get_source
@@ -60,12 +61,6 @@ def conform(rt: Runtime, files: tuple[Path, Path], day: str) -> str:
     """Archive one delivery and apply it to conformed.drug; returns the batch id."""
     archive(rt, DRUG, get_source(DRUG, "FDA_NDC"), list(files), day)
     return run_batch(rt, DRUG, "FDA_NDC", day, steps=CONFORM, allow_mass_delete=True).batch_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fresh(rt: Runtime) -> Runtime:
