@@ -245,20 +245,3 @@ def test_select_accepts_aws_catalog_qualified_name(item: Runner) -> None:
     # table_ref on AWS quotes the S3 Tables catalog; the local engine ignores the catalog part.
     sql = 'SELECT count(*) FROM "s3tablescatalog/pp-tables"."conformed"."item"'
     assert item(sql).scalar() == 3
-
-
-def test_commit_on_stale_table_is_refused(offline_settings: Settings, item: Runner,
-                                          engine: LocalEngine) -> None:
-    """Optimistic concurrency: a writer that started from an older snapshot must not win."""
-    stale = engine.iceberg_table("conformed", "item")
-    other = LocalEngine(offline_settings)
-    try:
-        sql = "INSERT INTO conformed.item (id) VALUES ('other')"
-        parses_as_athena(sql)
-        other.execute(sql)
-    finally:
-        other.close()
-    rows = stale.scan().to_arrow()
-    with pytest.raises(EngineError, match="concurrent commit"):
-        engine.iceberg.replace(stale, rows)
-    assert item("SELECT count(*) FROM conformed.item").scalar() == 4

@@ -229,30 +229,6 @@ class IcebergStore:
             raise _commit_error(table, e) from e
         return table.current_snapshot().snapshot_id
 
-    def replace(self, table: Any, rows: Any) -> int:
-        """Replace the table's contents with ``rows`` as ONE overwrite snapshot (copy-on-write).
-
-        pyiceberg's ``Transaction.overwrite`` commits a delete and an append snapshot; Athena
-        commits one per statement, so the data files are swapped in a single overwrite producer.
-        """
-        from pyiceberg.io.pyarrow import _dataframe_to_data_files
-
-        rows = conform(rows, table.schema())
-        try:
-            with table.transaction() as tx, tx.update_snapshot().overwrite() as producer:
-                current = tx.table_metadata.current_snapshot()
-                if current is not None:
-                    for task in table.scan(snapshot_id=current.snapshot_id).plan_files():
-                        producer.delete_data_file(task.file)
-                if rows.num_rows:
-                    for data_file in _dataframe_to_data_files(
-                            table_metadata=tx.table_metadata, write_uuid=producer.commit_uuid,
-                            df=rows, io=table.io):
-                        producer.append_data_file(data_file)
-        except Exception as e:
-            raise _commit_error(table, e) from e
-        return table.current_snapshot().snapshot_id
-
 
 def arrow_schema(schema: Any) -> Any:
     """The plain Arrow schema of an Iceberg schema (no field-id metadata, µs tz-naive

@@ -378,29 +378,31 @@ class LocalEngine:
         if definition is not None:
             return self._insert_external(tree, target, definition, cleanup)
         ice = self.iceberg.load(ns, name)
-        # An empty DuckDB table of the Iceberg schema: DuckDB then does Athena's positional
-        # column mapping and casts, and we append exactly what it holds.
-        scratch = self._name("tgt")
+        # The scratch table has the Iceberg schema; we append exactly what it holds.
         empty = self.iceberg.scan_of_nothing(ice).sql()
-        self.con.execute(f"CREATE TEMP TABLE {scratch} AS {empty}")
-        self._on_cleanup(cleanup, f"DROP TABLE IF EXISTS {scratch}")
-        self._bind_reads(tree, cleanup, skip=target)
-        _rebind(target, scratch, None)
-        n = int(self.con.execute(self._duck(tree)).fetchall()[0][0])
+        scratch, n = self._insert_rows(tree, target, f"AS {empty}", cleanup)
         if n == 0:
             return Result(rowcount=0)  # nothing to commit: no snapshot, as on Athena
         self.iceberg.append(ice, self.con.sql(f"SELECT * FROM {scratch}").to_arrow_table())
         return Result(rowcount=n)
 
-    def _insert_external(self, tree: exp.Insert, target: exp.Table, definition: ExternalTable,
-                         cleanup: Cleanup) -> Result:
-        cols = ", ".join(f'"{c}" {ext.athena_to_duckdb_type(t)}' for c, t in definition.all_columns)
+    def _insert_rows(self, tree: exp.Insert, target: exp.Table, shell: str,
+                     cleanup: Cleanup) -> tuple[str, int]:
+        """Run the INSERT into a scratch table of the target's columns (``shell``: its column
+        list, or ``AS`` an empty relation): DuckDB then does Athena's positional column mapping
+        and casts. Returns the scratch table and the rows inserted."""
         scratch = self._name("ins")
-        self.con.execute(f"CREATE TEMP TABLE {scratch} ({cols})")
+        self.con.execute(f"CREATE TEMP TABLE {scratch} {shell}")
         self._on_cleanup(cleanup, f"DROP TABLE IF EXISTS {scratch}")
         self._bind_reads(tree, cleanup, skip=target)
         _rebind(target, scratch, None)
-        n = int(self.con.execute(self._duck(tree)).fetchall()[0][0])
+        return scratch, int(self.con.execute(self._duck(tree)).fetchall()[0][0])
+
+    def _insert_external(self, tree: exp.Insert, target: exp.Table, definition: ExternalTable,
+                         cleanup: Cleanup) -> Result:
+        cols = ", ".join(f'"{c}" {ext.athena_to_duckdb_type(t)}'
+                         for c, t in definition.all_columns)
+        scratch, n = self._insert_rows(tree, target, f"({cols})", cleanup)
         if n == 0:
             return Result(rowcount=0)
         data_cols = ", ".join(f'"{c}"' for c, _t in definition.columns)
