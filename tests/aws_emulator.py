@@ -29,8 +29,6 @@ import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from athena_results import query_results
 from ppstack import backends
 from ppstack.engine.athena import AthenaEngine
 from ppstack.engine.base import DEFAULT_CATALOG, QueryContext, Result
@@ -66,25 +65,6 @@ class Execution:
     substatement_type: str
     result: Result
     state: str = "SUCCEEDED"
-
-
-def _athena_type(values: list[Any]) -> str:
-    sample = next((v for v in values if v is not None), "")
-    for kind, name in ((bool, "boolean"), (int, "bigint"), (float, "double"),
-                       (Decimal, "decimal"), (datetime, "timestamp"), (date, "date")):
-        if isinstance(sample, kind):
-            return name
-    return "varchar"
-
-
-def _text(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if isinstance(value, bool):
-        return {"VarCharValue": "true" if value else "false"}
-    if isinstance(value, datetime):
-        return {"VarCharValue": value.isoformat(sep=" ")}
-    return {"VarCharValue": str(value)}
 
 
 def statement_types(sql: str) -> tuple[str, str]:
@@ -156,25 +136,8 @@ class AthenaOnLocalEngine:
                           NextToken: str | None = None) -> dict[str, Any]:  # noqa: N803
         self.record("athena", "GetQueryResults", {"QueryExecutionId": QueryExecutionId})
         run = self.executions[QueryExecutionId]
-        result = run.result
-        if run.statement_type == "DML" and run.substatement_type != "SELECT":
-            out: dict[str, Any] = {"ResultSet": {"Rows": [], "ResultSetMetadata":
-                                                 {"ColumnInfo": []}}}
-            if result.rowcount is not None:
-                out["UpdateCount"] = result.rowcount
-            return out
-        columns = list(result.columns)
-        types = [_athena_type([r[i] for r in result.rows]) for i in range(len(columns))]
-        info = [{"Name": c, "Label": c, "Type": t} for c, t in zip(columns, types, strict=True)]
-        rows = [{"Data": [_text(v) for v in row]} for row in result.rows]
-        if run.substatement_type == "SELECT":
-            rows = [{"Data": [{"VarCharValue": c} for c in columns]}, *rows]
-        start = int(NextToken or 0)
-        page = rows[start:start + MaxResults]
-        out = {"ResultSet": {"Rows": page, "ResultSetMetadata": {"ColumnInfo": info}}}
-        if start + MaxResults < len(rows):
-            out["NextToken"] = str(start + MaxResults)
-        return out
+        return query_results(run.result, run.statement_type, run.substatement_type,
+                             MaxResults, NextToken)
 
     def stop_query_execution(self, QueryExecutionId: str) -> dict[str, Any]:  # noqa: N803
         self.record("athena", "StopQueryExecution", {"QueryExecutionId": QueryExecutionId})

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
+from athena_results import query_results
 from ppstack.engine.local import LocalEngine
 from ppstack.errors import PpstackError
 
@@ -46,36 +45,6 @@ def _kind(sql: str) -> tuple[str, str]:
     if first in ("SHOW", "DESCRIBE"):
         return "UTILITY", first
     return "DDL", first
-
-
-def _type(values: list[Any]) -> str:
-    for v in values:
-        if v is None:
-            continue
-        if isinstance(v, bool):
-            return "boolean"
-        if isinstance(v, int):
-            return "bigint"
-        if isinstance(v, float):
-            return "double"
-        if isinstance(v, Decimal):
-            return "decimal(38,9)"
-        if isinstance(v, datetime):
-            return "timestamp"
-        if isinstance(v, date):
-            return "date"
-        return "varchar"
-    return "varchar"
-
-
-def _text(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if isinstance(value, bool):
-        return {"VarCharValue": "true" if value else "false"}
-    if isinstance(value, datetime):
-        return {"VarCharValue": value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]}
-    return {"VarCharValue": str(value)}
 
 
 class AthenaOverLocal:
@@ -109,22 +78,7 @@ class AthenaOverLocal:
     def get_query_results(self, QueryExecutionId: str, MaxResults: int = 1000,  # noqa: N803
                           NextToken: str | None = None) -> dict[str, Any]:  # noqa: N803
         r = self.executions[QueryExecutionId]
-        result = r["result"]
-        if r["statement"] == "DML" and r["sub"] != "SELECT":
-            return {"UpdateCount": result.rowcount or 0,
-                    "ResultSet": {"Rows": [], "ResultSetMetadata": {"ColumnInfo": []}}}
-        columns = list(result.columns)
-        info = [{"Name": c, "Label": c, "Type": _type([row[i] for row in result.rows])}
-                for i, c in enumerate(columns)]
-        rows = [{"Data": [{"VarCharValue": c} for c in columns]}] if r["sub"] == "SELECT" else []
-        rows += [{"Data": [_text(v) for v in row]} for row in result.rows]
-        start = int(NextToken or 0)
-        page = rows[start:start + MaxResults]
-        out: dict[str, Any] = {"ResultSet": {"Rows": page,
-                                             "ResultSetMetadata": {"ColumnInfo": info}}}
-        if start + MaxResults < len(rows):
-            out["NextToken"] = str(start + MaxResults)
-        return out
+        return query_results(r["result"], r["statement"], r["sub"], MaxResults, NextToken)
 
     def stop_query_execution(self, QueryExecutionId: str) -> dict[str, Any]:  # noqa: N803
         return {}

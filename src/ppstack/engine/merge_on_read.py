@@ -108,11 +108,11 @@ class Scan:
 
 
 def _local(uri: str) -> str:
-    """A local file path from the warehouse's ``file://`` URI (or a plain path)."""
-    from urllib.parse import unquote, urlparse
+    """The local file of a warehouse location, exactly as pyiceberg's file IO resolves it (it
+    does not percent-decode: a home under "a b" holds its files under "a%20b")."""
+    from pyiceberg.io.pyarrow import PyArrowFileIO
 
-    parsed = urlparse(uri)
-    return unquote(parsed.path) if parsed.scheme == "file" else uri
+    return PyArrowFileIO.parse_location(uri)[2]
 
 
 def commit_row_changes(table: Any, base: Scan, removed: Any, added: Any) -> int:
