@@ -30,8 +30,26 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
 def athena_to_duckdb_type(athena_type: str) -> str:
-    """``string`` -> ``VARCHAR``, ``decimal(10,2)`` -> ``DECIMAL(10, 2)``: via sqlglot, not by hand."""
+    """``string`` -> ``VARCHAR``, ``decimal(10,2)`` -> ``DECIMAL(10, 2)``: via sqlglot, not by
+    hand."""
     return exp.DataType.build(athena_type, dialect="athena").sql("duckdb")
+
+
+# Glue type names of Arrow types, by the ``pyarrow.types`` predicate that recognises them; the
+# first match wins (int8 before the general is_integer, float32 before is_floating).
+_GLUE_TYPES = (
+    (("is_string", "is_large_string", "is_string_view"), "string"),
+    (("is_date",), "date"),
+    (("is_timestamp",), "timestamp"),
+    (("is_boolean",), "boolean"),
+    (("is_int8",), "tinyint"),
+    (("is_int16",), "smallint"),
+    (("is_int32",), "int"),
+    (("is_integer",), "bigint"),
+    (("is_float32",), "float"),
+    (("is_floating",), "double"),
+    (("is_binary", "is_large_binary"), "binary"),
+)
 
 
 def arrow_to_athena_type(arrow_type: pa.DataType) -> str:
@@ -39,30 +57,11 @@ def arrow_to_athena_type(arrow_type: pa.DataType) -> str:
     import pyarrow as pa
 
     t = arrow_type
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return "string"
-    if pa.types.is_date(t):
-        return "date"
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_int8(t):
-        return "tinyint"
-    if pa.types.is_int16(t):
-        return "smallint"
-    if pa.types.is_int32(t):
-        return "int"
-    if pa.types.is_integer(t):
-        return "bigint"
-    if pa.types.is_float32(t):
-        return "float"
-    if pa.types.is_floating(t):
-        return "double"
+    for predicates, name in _GLUE_TYPES:
+        if any(getattr(pa.types, p)(t) for p in predicates):
+            return name
     if pa.types.is_decimal(t):
         return f"decimal({t.precision},{t.scale})"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return "binary"
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return f"array<{arrow_to_athena_type(t.value_type)}>"
     raise EngineError(f"no Glue type for Parquet column type {t}")
@@ -87,7 +86,8 @@ class ObjectRoot:
 
 
 def data_files(directory: Path) -> list[Path]:
-    """Objects directly under a prefix that Athena would read: not ``_``/``.``-prefixed (markers, temp files)."""
+    """Objects directly under a prefix that Athena would read: not ``_``/``.``-prefixed
+    (markers, temp files)."""
     try:
         names = os.listdir(directory)
     except (FileNotFoundError, NotADirectoryError):
@@ -97,7 +97,8 @@ def data_files(directory: Path) -> list[Path]:
 
 
 def has_any_file(directory: Path) -> bool:
-    """True if anything but temp files lies anywhere under ``directory`` (HIVE_PATH_ALREADY_EXISTS check)."""
+    """True if anything but temp files lies anywhere under ``directory``
+    (HIVE_PATH_ALREADY_EXISTS check)."""
     if not directory.exists():
         return False
     for _dirpath, _dirs, files in os.walk(directory):
@@ -116,12 +117,13 @@ def partition_dirs(table: ExternalTable, objects: ObjectRoot,
     keys = [k for k, _t in table.partition_keys]
     if not keys:
         return [({}, objects.path(table.location))]
-    template = table.template or (table.location.rstrip("/") + "/" + "/".join(f"{k}=${{{k}}}" for k in keys) + "/")
+    template = table.template or (table.location.rstrip("/") + "/"
+                                  + "/".join(f"{k}=${{{k}}}" for k in keys) + "/")
     named = set(_PLACEHOLDER.findall(template))
     if named != set(keys):
         raise EngineError(
-            f"storage.location.template of {table.database}.{table.name} must use exactly the partition "
-            f"keys {keys}, it uses {sorted(named)}")
+            f"storage.location.template of {table.database}.{table.name} must use exactly the "
+            f"partition keys {keys}, it uses {sorted(named)}")
     pinned = pinned or {}
     if all(k in pinned for k in keys):
         combos: list[dict[str, str]] = [{}]
@@ -153,8 +155,8 @@ def _enumerate_partitions(template: str, keys: list[str], objects: ObjectRoot,
     if not base.is_dir():
         return []
     glob = _PLACEHOLDER.sub("*", rest)
-    regex = re.compile("^" + _PLACEHOLDER.sub(
-        lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(rest).replace(r"\$\{", "${").replace(r"\}", "}")) + "$")
+    escaped = re.escape(rest).replace(r"\$\{", "${").replace(r"\}", "}")
+    regex = re.compile("^" + _PLACEHOLDER.sub(lambda m: f"(?P<{m.group(1)}>[^/]+)", escaped) + "$")
     out = []
     for d in sorted(base.glob(glob)):
         if not d.is_dir():
@@ -190,7 +192,8 @@ def read_sql(table: ExternalTable, objects: ObjectRoot, pinned: dict[str, list[s
             try:
                 schema = pq.read_schema(f)
             except Exception as e:  # not Parquet: Athena fails the query too
-                raise EngineError(f"cannot read {f.name} of {table.database}.{table.name} as Parquet: {e}") from e
+                raise EngineError(f"cannot read {f.name} of {table.database}.{table.name} as "
+                                  f"Parquet: {e}") from e
             for name in schema.names:
                 present.setdefault(name.lower(), name)
         cols = []
@@ -210,11 +213,13 @@ def read_sql(table: ExternalTable, objects: ObjectRoot, pinned: dict[str, list[s
 
 
 def new_file_name() -> str:
-    """Unique object names, so every INSERT/CTAS adds a file and never replaces one (as on Athena)."""
+    """Unique object names, so every INSERT/CTAS adds a file and never replaces one (as on
+    Athena)."""
     return f"part-00000-{uuid.uuid4().hex}.parquet"
 
 
-def write_parquet_atomically(con: object, select_sql: str, directory: Path, compression: str) -> int:
+def write_parquet_atomically(con: object, select_sql: str, directory: Path,
+                             compression: str) -> int:
     """Run ``select_sql`` into one Parquet file under ``directory``; returns the row count.
 
     DuckDB writes a ``.tmp-`` file (ignored by readers) that is renamed into place only after
@@ -224,7 +229,8 @@ def write_parquet_atomically(con: object, select_sql: str, directory: Path, comp
     tmp = directory / f".tmp-{uuid.uuid4().hex}.parquet"
     try:
         rows = con.execute(  # type: ignore[attr-defined]
-            f"COPY ({select_sql}) TO {literal(str(tmp))} (FORMAT parquet, COMPRESSION {compression})"
+            f"COPY ({select_sql}) TO {literal(str(tmp))} "
+            f"(FORMAT parquet, COMPRESSION {compression})"
         ).fetchall()
         os.rename(tmp, directory / new_file_name())
     finally:
