@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from deliveries import cut
 from ppstack.backends import Runtime
 from ppstack.cli.main import main
 from ppstack.serving.reconcile import reconcile
@@ -27,19 +28,6 @@ from ppstack.settings import Settings, load_settings
 DATE = "2019-04-29"
 STATE_SQL = ("SELECT ndc, fingerprint, active_from, active_to, is_current "
              "FROM conformed.drug ORDER BY ndc, active_from")
-
-
-def cut(sample: dict[str, Path], out: Path, products: int = 40) -> list[str]:
-    """A small real delivery: the first products of the bundled extract and their packages."""
-    prod = sample["product"].read_bytes().split(b"\r\n")
-    pack = sample["package"].read_bytes().split(b"\r\n")
-    kept = prod[: products + 1]
-    ids = {line.split(b"\t", 1)[0] for line in kept[1:]}
-    packs = [pack[0]] + [p for p in pack[1:] if p.split(b"\t", 1)[0] in ids]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "product.txt").write_bytes(b"\r\n".join(kept) + b"\r\n")
-    (out / "package.txt").write_bytes(b"\r\n".join(packs) + b"\r\n")
-    return [str(out / "product.txt"), str(out / "package.txt")]
 
 
 def run(settings: Settings, capsys: pytest.CaptureFixture[str], *args: str,
@@ -69,7 +57,7 @@ def reference(sample_files: dict[str, Path], dynalite_endpoint: str,
     base = tmp_path_factory.mktemp("reference")
     settings = load_settings(backend="local", home=str(base / "home"),
                              dynamodb_endpoint=dynalite_endpoint, dynamodb_table="reference")
-    files = cut(sample_files, base / "in")
+    files = [str(f) for f in cut(sample_files, base / "in", 40)]
     argv = ["--home", settings.home, "-q", "ingest", "DRUG", "FDA_NDC", *files, "--date", DATE]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PPSTACK_DYNAMODB_ENDPOINT", dynalite_endpoint)
@@ -171,7 +159,7 @@ def test_faults_clean_message_exit_code_and_resume(fault: str, settings: Setting
                                                    reference: list[tuple[Any, ...]],
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     inject, exc, code, words = FAULTS[fault]
-    files = cut(sample_files, tmp_path / "in")
+    files = [str(f) for f in cut(sample_files, tmp_path / "in", 40)]
     args = ("ingest", "DRUG", "FDA_NDC", *files, "--date", DATE)
     with pytest.MonkeyPatch.context() as mp:
         inject(mp, exc)
@@ -189,7 +177,7 @@ def test_faults_clean_message_exit_code_and_resume(fault: str, settings: Setting
 def test_faults_dead_dynamodb_server_mid_sync(settings: Settings, sample_files: dict[str, Path],
                                               tmp_path: Path, reference: list[tuple[Any, ...]],
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    files = cut(sample_files, tmp_path / "in")
+    files = [str(f) for f in cut(sample_files, tmp_path / "in", 40)]
     args = ("ingest", "DRUG", "FDA_NDC", *files, "--date", DATE)
     got, err = run(settings, capsys, *args, endpoint=_dead_port())
     assert got == 1 and "Traceback" not in err, err

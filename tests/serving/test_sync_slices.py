@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from throttled_dynamodb import Invocation, InvocationTimeout, ThrottledDynamoDB, VirtualClock
 
+from deliveries import cut
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG, get_source
 from ppstack.pipeline.run import run_batch
@@ -38,7 +39,6 @@ from ppstack.serving.table import delete_table
 from ppstack.settings import load_settings
 
 CONFORM = (STAGE, CLOSE, INSERT)
-SAMPLE = Path(__file__).resolve().parents[2] / "src" / "ppstack" / "data" / "sample" / "fda_ndc"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "fda_ndc"
 
 
@@ -57,25 +57,12 @@ def conform(home: Path, endpoint: str, files: list[Path], day: str) -> Conformed
     return Conformed(rt, record.batch_id)
 
 
-def cut_sample(to: Path, products: int) -> list[Path]:
-    """The first ``products`` products of the bundled extract and their packages (same bytes
-    per line), so the normal suite stays quick on a loaded machine."""
-    product = (SAMPLE / "product.txt").read_bytes().split(b"\r\n")
-    package = (SAMPLE / "package.txt").read_bytes().split(b"\r\n")
-    kept = product[: products + 1]
-    ids = {line.split(b"\t", 1)[0] for line in kept[1:]}
-    packages = [package[0]] + [p for p in package[1:] if p.split(b"\t", 1)[0] in ids]
-    to.mkdir(parents=True, exist_ok=True)
-    (to / "product.txt").write_bytes(b"\r\n".join(kept) + b"\r\n")
-    (to / "package.txt").write_bytes(b"\r\n".join(packages) + b"\r\n")
-    return [to / "product.txt", to / "package.txt"]
-
-
 @pytest.fixture(scope="module")
-def sample_batch(tmp_path_factory: pytest.TempPathFactory,
-                 dynalite_endpoint: str) -> Iterator[Conformed]:
+def sample_batch(tmp_path_factory: pytest.TempPathFactory, dynalite_endpoint: str,
+                 sample_files: dict[str, Path]) -> Iterator[Conformed]:
     home = tmp_path_factory.mktemp("slices")
-    c = conform(home, dynalite_endpoint, cut_sample(home / "files", 250), "2019-04-29")
+    # 250 products of the bundled extract, so the normal suite stays quick on a loaded machine
+    c = conform(home, dynalite_endpoint, cut(sample_files, home / "files", 250), "2019-04-29")
     yield c
     c.rt.close()
 
