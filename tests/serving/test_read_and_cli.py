@@ -110,9 +110,8 @@ def test_cli_sync_batch_then_reconcile_exit_zero(cli_env, capsys: pytest.Capture
 
 
 def test_cli_reconcile_differences_exit_one(cli_env, capsys: pytest.CaptureFixture) -> None:
-    model, rt = cli_env
-    for day, snap in SNAPSHOTS:
-        model.apply(snap, day)
+    _empty, rt = cli_env
+    model = three_batches()
     load_conformed(rt, SPEC, model.all_rows())
     assert run_cli(["reconcile", "DRUG", "--format", "json"]) == 1  # table still empty
     diffs = json.loads(capsys.readouterr().out)
@@ -120,9 +119,8 @@ def test_cli_reconcile_differences_exit_one(cli_env, capsys: pytest.CaptureFixtu
 
 
 def test_cli_sync_rebuild_then_reconcile_clean(cli_env, capsys: pytest.CaptureFixture) -> None:
-    model, rt = cli_env
-    for day, snap in SNAPSHOTS:
-        model.apply(snap, day)
+    _empty, rt = cli_env
+    model = three_batches()
     load_conformed(rt, SPEC, model.all_rows())
     assert run_cli(["sync", "DRUG", "--rebuild", "--format", "json"]) == 0
     out = capsys.readouterr()
@@ -131,9 +129,8 @@ def test_cli_sync_rebuild_then_reconcile_clean(cli_env, capsys: pytest.CaptureFi
 
 
 def test_cli_reconcile_repair_then_reconcile_clean(cli_env, capsys: pytest.CaptureFixture) -> None:
-    model, rt = cli_env
-    for day, snap in SNAPSHOTS:
-        model.apply(snap, day)
+    _empty, rt = cli_env
+    model = three_batches()
     load_conformed(rt, SPEC, model.all_rows())
     assert run_cli(["reconcile", "DRUG"]) == 1  # creates the (empty) table
     rt.dynamodb.put_item(TableName=rt.settings.dynamodb_table,  # an extra item to delete

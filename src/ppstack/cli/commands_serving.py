@@ -6,6 +6,7 @@ They only parse options, build a Runtime and call ``ppstack.serving``; progress 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -15,6 +16,7 @@ from ppstack.cli.context import runtime
 from ppstack.cli.output import emit_record, emit_rows, format_option
 from ppstack.cli.progress import bar_factory
 from ppstack.entities import get_entity
+from ppstack.entities.spec import EntitySpec
 from ppstack.errors import BadInput, PpstackError
 
 DIFF_COLUMNS = ("kind", "pk", "sk", "detail")
@@ -47,13 +49,7 @@ def sync_command(ctx: click.Context, entity: str, batch_id: str | None, rebuild:
     if rebuild:
         from ppstack.serving.rebuild import rebuild as run_rebuild
 
-        bar = bar_factory(quiet)(f"rebuild {spec.name}")
-        try:
-            with runtime(ctx) as rt, entity_lock(rt, spec.name, "rebuild"):
-                rebuilt = run_rebuild(rt, spec, meter=bar)
-        finally:
-            bar.close()
-        emit_record(rebuilt.to_dict(), fmt)
+        emit_record(locked_with_bar(ctx, spec, "rebuild", run_rebuild).to_dict(), fmt)
         return
     from ppstack.serving.sync import sync_batch
 
@@ -90,13 +86,7 @@ def reconcile_command(ctx: click.Context, entity: str, repair: bool, fmt: str) -
     if repair:
         from ppstack.serving.repair import repair as run_repair
 
-        bar = bar_factory(bool(ctx.obj.get("quiet")))(f"repair {spec.name}")
-        try:
-            with runtime(ctx) as rt, entity_lock(rt, spec.name, "repair"):
-                stats = run_repair(rt, spec, meter=bar)
-        finally:
-            bar.close()
-        emit_record(stats.to_dict(), fmt)
+        emit_record(locked_with_bar(ctx, spec, "repair", run_repair).to_dict(), fmt)
         return
     from ppstack.serving.reconcile import reconcile
 
@@ -119,3 +109,15 @@ def entity_lock(rt: Runtime, entity: str, purpose: str) -> Any:
 
 
 COMMANDS: tuple[click.Command, ...] = (sync_command, reconcile_command)
+
+
+def locked_with_bar(ctx: click.Context, spec: EntitySpec, purpose: str,
+                    run: Callable[..., Any]) -> Any:
+    """``run(rt, spec, meter=...)`` under the entity's lock with a progress bar named for
+    ``purpose`` (a whole-table rewrite of DynamoDB: rebuild or repair); returns its stats."""
+    bar = bar_factory(bool(ctx.obj.get("quiet")))(f"{purpose} {spec.name}")
+    try:
+        with runtime(ctx) as rt, entity_lock(rt, spec.name, purpose):
+            return run(rt, spec, meter=bar)
+    finally:
+        bar.close()
