@@ -8,6 +8,7 @@ environment and this table never drift apart.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Object Lock days on each archived raw/, raw_tabular/ object on S3; 0 = none"),
     Setting("lock_stale_seconds", "PPSTACK_LOCK_STALE_SECONDS", "3600",
             "age after which a run lock is taken over"),
+    Setting("duckdb_memory_limit", "PPSTACK_DUCKDB_MEMORY_LIMIT", "500MB",
+            "memory the local SQL engine (DuckDB) uses before it spills to <home>/tmp"),
 )
 
 ENV = {s.name: s.env for s in SETTINGS}
@@ -70,6 +73,7 @@ class Settings:
     mass_delete_threshold: float
     raw_retention_days: int
     lock_stale_seconds: float
+    duckdb_memory_limit: str
 
     @property
     def home_path(self) -> Path:
@@ -103,9 +107,16 @@ def _seconds(text: str) -> float:
         raise BadInput(f"lock stale seconds must be a number, not {text!r}") from None
 
 
-# The settings that are numbers: text (environment, flags) -> value, BadInput when it is not one.
+def _memory(text: str) -> str:
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text.strip(), re.I):
+        raise BadInput(f"DuckDB memory limit must be an amount like 400MB or 2GB, not {text!r}")
+    return text.strip()
+
+
+# The settings that are numbers or amounts: text (environment, flags) -> value, BadInput when
+# it is not one.
 _PARSE = {"mass_delete_threshold": _share, "raw_retention_days": _days,
-          "lock_stale_seconds": _seconds}
+          "lock_stale_seconds": _seconds, "duckdb_memory_limit": _memory}
 
 
 def _parsed(values: dict[str, str]) -> dict[str, Any]:

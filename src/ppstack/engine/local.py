@@ -86,7 +86,13 @@ class LocalEngine:
         self.registry = Registry(home / "catalog")
         self._warehouse = home / "warehouse"
         self._iceberg: Any = None
-        self.con = duckdb.connect(":memory:")
+        # DuckDB keeps what it reads and builds in memory up to its limit (by default 80 % of
+        # the machine) and spills beyond it: a modest limit keeps a daily batch within a few
+        # hundred MB, and spilling goes under the home, never into the working directory.
+        spill = home / "tmp" / "duckdb"  # DuckDB creates it when it spills, not its parents
+        spill.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(":memory:", config={
+            "memory_limit": settings.duckdb_memory_limit, "temp_directory": str(spill)})
         self.con.execute("SET TimeZone = 'UTC'")
         self._names = itertools.count()
         self._lock = threading.RLock()
