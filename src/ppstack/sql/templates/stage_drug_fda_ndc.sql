@@ -35,11 +35,7 @@ ranking_input AS (
 {{> drug_fda_ndc_ranked}}
 SELECT
   {{business_columns}},
-  -- lineage: the batch's business date E is the date the FDA published the file
-  {{effective_date}} AS source_effective_date,
-  {{file_date}} AS source_file_date,
-  {{ingestion_timestamp}} AS ingestion_timestamp,
-  {{batch_id}} AS ingestion_batch_id,
+  {{> staging_lineage}},
   fingerprint,
   {{source_system}} AS source_system,
   -- lineage to the archive: the package row this NDC was read from (ppstack lineage)

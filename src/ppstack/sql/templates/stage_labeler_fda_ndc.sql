@@ -72,10 +72,7 @@ business AS (
 )
 SELECT
   {{business_columns}},
-  {{effective_date}} AS source_effective_date,
-  {{file_date}} AS source_file_date,
-  {{ingestion_timestamp}} AS ingestion_timestamp,
-  {{batch_id}} AS ingestion_batch_id,
+  {{> staging_lineage}},
   {{fingerprint_expr}} AS fingerprint,
   {{source_system}} AS source_system,
   -- lineage to the archive: the product row that named the labeler (ppstack lineage)
