@@ -87,6 +87,17 @@ def make_engine(settings: Settings) -> SqlEngine:
     return LocalEngine(settings)
 
 
+def make_tables(settings: Settings, engine: SqlEngine) -> Any:
+    """The table catalog port (``engine.catalog``): renames and Iceberg table properties."""
+    if settings.backend == "aws":
+        from ppstack.engine.catalog import S3TablesCatalog
+
+        return S3TablesCatalog(settings)
+    from ppstack.engine.catalog import LocalTableCatalog
+
+    return LocalTableCatalog(engine)
+
+
 def uses_local_server(settings: Settings) -> bool:
     """Whether DynamoDB is this home's own local server (dynalite), started on demand."""
     return settings.backend != "aws" and not settings.dynamodb_endpoint
@@ -110,6 +121,7 @@ class Runtime:
     _engine: SqlEngine | None = field(default=None, repr=False)
     _dynamodb: Any = field(default=None, repr=False)
     _lease: Any = field(default=None, repr=False)  # serving.dynalite.Lease of the local server
+    _tables: Any = field(default=None, repr=False)
 
     @property
     def store(self) -> ObjectStore:
@@ -122,6 +134,13 @@ class Runtime:
         if self._engine is None:
             self._engine = make_engine(self.settings)
         return self._engine
+
+    @property
+    def tables(self) -> Any:
+        """``engine.catalog.TableCatalog``: renames and table properties the SQL cannot do."""
+        if self._tables is None:
+            self._tables = make_tables(self.settings, self.engine)
+        return self._tables
 
     @property
     def dynamodb(self) -> Any:
@@ -151,6 +170,7 @@ class Runtime:
             self._dynamodb = None
             lease, self._lease = self._lease, None
             lease.release()
+        self._tables = None
 
     def __enter__(self) -> Runtime:
         return self

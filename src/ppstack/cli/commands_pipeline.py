@@ -23,7 +23,8 @@ from ppstack.pipeline.ledger import BatchRecord
 
 
 def run_archived(ctx: click.Context, rt: Runtime, entity: str, source: str, ingest_date: str,
-         allow_mass_delete: bool, fmt: str, until: str | None = None) -> None:
+         allow_mass_delete: bool, fmt: str, until: str | None = None,
+         accept_spec_change: bool = False) -> None:
     """Run the batch of an archived delivery and print its report (``run``, ``ingest``,
     ``fetch --run``)."""
     from ppstack.pipeline.ledger import Ledger
@@ -33,7 +34,8 @@ def run_archived(ctx: click.Context, rt: Runtime, entity: str, source: str, inge
     try:
         record = run_batch(rt, spec, source, ingest_date, allow_mass_delete=allow_mass_delete,
                            progress=say(ctx),
-                           meter=bar_factory(bool(ctx.obj.get("quiet"))), until=until)
+                           meter=bar_factory(bool(ctx.obj.get("quiet"))), until=until,
+                           accept_spec_change=accept_spec_change)
     except Exception:
         # The failed batch's report still goes out (state, step, error), then the error itself.
         latest = Ledger(rt.store).latest(spec.name)
@@ -67,9 +69,13 @@ _format = format_option(rows=False, help="Batch report on stdout: table (the rep
 @click.option("--until", "until", metavar="STEP", default=None,
               help="Stop after this step (staged, closed, inserted, synced); a later run of "
                    "the same date resumes from there.")
+@click.option("--accept-spec-change", is_flag=True,
+              help="The entity spec's fields differ from the ones conformed was built with: "
+                   "add the columns and let this batch record the resulting changes.")
 @click.pass_context
 def run_command(ctx: click.Context, entity: str, source: str, ingest_date: str,
-                allow_mass_delete: bool, fmt: str, until: str | None) -> None:
+                allow_mass_delete: bool, fmt: str, until: str | None,
+                accept_spec_change: bool) -> None:
     """Apply an archived delivery: stage -> close -> insert -> sync, with a ledger record.
 
     Resumes the latest batch from its last completed step when it failed; a completed date is
@@ -88,7 +94,8 @@ def run_command(ctx: click.Context, entity: str, source: str, ingest_date: str,
     check_date(ingest_date)
     until_state(default_steps(), until)  # refuse an unknown step before touching anything
     with runtime(ctx) as rt:
-        run_archived(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt, until)
+        run_archived(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt, until,
+                     accept_spec_change)
 
 
 @click.command("ingest")
@@ -119,8 +126,8 @@ def ingest_command(ctx: click.Context, entity: str, source: str, files: tuple[Pa
         run_archived(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt)
 
 
-STATUS_COLUMNS = ("batch_id", "date", "state", "read", "rejected", "staged", "inserted",
-                  "updated", "deleted", "unchanged", "seconds", "error")
+STATUS_COLUMNS = ("batch_id", "kind", "replay", "date", "state", "read", "rejected", "staged",
+                  "inserted", "updated", "deleted", "unchanged", "seconds", "error")
 
 
 @click.command("status")

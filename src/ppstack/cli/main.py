@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "ppstack.cli.commands_sql",
     "ppstack.cli.commands_pipeline",
     "ppstack.cli.commands_serving",
+    "ppstack.cli.commands_replay",
     "ppstack.cli.commands_api",
     "ppstack.cli.commands_demo",
     "ppstack.cli.commands_services",

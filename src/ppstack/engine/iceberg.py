@@ -164,6 +164,28 @@ class IcebergStore:
             if not if_not_exists:
                 raise EngineError(f"table {namespace}.{name} already exists") from None
 
+    def add_columns(self, namespace: str, name: str,
+                    columns: list[tuple[str, exp.DataType]]) -> None:
+        """Iceberg schema evolution: new optional columns at the end, one metadata commit."""
+        table = self.load(namespace, name)
+        with table.update_schema() as update:
+            for col, dtype in columns:
+                update.add_column(col, iceberg_type(dtype))
+
+    def rename(self, namespace: str, name: str, new_name: str) -> None:
+        """Rename within the namespace (the catalog entry moves; data and snapshots stay)."""
+        self.catalog.rename_table((namespace, name), (namespace, new_name))
+        with self._lock:
+            for key in [k for k in self._cache if k[:2] in ((namespace, name), (namespace, new_name))]:
+                del self._cache[key]
+
+    def properties(self, namespace: str, name: str) -> dict[str, str]:
+        return dict(self.load(namespace, name).properties)
+
+    def set_properties(self, namespace: str, name: str, properties: dict[str, str]) -> None:
+        with self.load(namespace, name).transaction() as tx:
+            tx.set_properties(properties)
+
     def drop(self, namespace: str, name: str) -> None:
         self.catalog.drop_table((namespace, name))
 

@@ -536,6 +536,31 @@ class LocalEngine:
             raise EngineError(f"table {ns}.{name} does not exist (TABLE_NOT_FOUND)")
         return Result(columns=["col_name", "data_type", "extra"], rows=rows)
 
+    def _add_columns(self, tree: exp.Alter, cleanup: Cleanup) -> Result:
+        """``ALTER TABLE t ADD COLUMNS (c type, ...)`` on a Glue external or an Iceberg table.
+
+        Columns that already exist are refused, as Athena refuses them; readers of older files
+        see NULL in a new column (external tables read by name, Iceberg by field id).
+        """
+        ns, name = router.qualified(router.table_of(tree.this))
+        new = [c for action in tree.args["actions"] for c in router.column_defs(action)]
+        definition = self.registry.get(ns, name)
+        if definition is not None:
+            have = {c for c, _t in definition.all_columns}
+        elif self._is_iceberg(ns, name):
+            have = {f.name for f in self.iceberg.load(ns, name).schema().fields}
+        else:
+            raise EngineError(f"table {ns}.{name} does not exist (TABLE_NOT_FOUND)")
+        taken = sorted(c for c, _t in new if c in have)
+        if taken:
+            raise EngineError(f"column {', '.join(taken)} already exists in {ns}.{name}")
+        if definition is not None:
+            definition.columns += [[c, router.athena_type(t)] for c, t in new]
+            self.registry.replace(definition)
+        else:
+            self.iceberg.add_columns(ns, name, new)
+        return Result()
+
     _handlers: dict[Kind, Callable[..., Result]] = {
         Kind.QUERY: _query,
         Kind.CREATE_DATABASE: _create_database,
@@ -549,6 +574,7 @@ class LocalEngine:
         Kind.DELETE: _modify,
         Kind.SHOW: _show,
         Kind.DESCRIBE: _describe,
+        Kind.ADD_COLUMNS: _add_columns,
     }
 
 

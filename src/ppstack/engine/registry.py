@@ -93,6 +93,10 @@ class Registry:
         check_name(table.name, "table")
         return _write_json(self._table_path(table.database, table.name), asdict(table), exclusive=True)
 
+    def replace(self, table: ExternalTable) -> None:
+        """Rewrite an existing table's definition atomically (ALTER TABLE ADD COLUMNS)."""
+        _write_json(self._table_path(table.database, table.name), asdict(table), exclusive=False)
+
     def drop(self, database: str, name: str) -> bool:
         """Forget a table's definition. Its files stay where they are (Athena never deletes data)."""
         try:

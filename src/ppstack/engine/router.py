@@ -29,6 +29,7 @@ class Kind(Enum):
     QUERY = "SELECT"
     SHOW = "SHOW"
     DESCRIBE = "DESCRIBE"
+    ADD_COLUMNS = "ALTER TABLE ADD COLUMNS"
 
 
 def first_line(sql: str) -> str:
@@ -79,6 +80,10 @@ def classify(tree: exp.Expr) -> Kind:
         return Kind.QUERY
     if isinstance(tree, exp.Command) and str(tree.this).upper() == "SHOW":
         return Kind.SHOW
+    if isinstance(tree, exp.Alter) and (tree.args.get("kind") or "").upper() == "TABLE":
+        actions = tree.args.get("actions") or []
+        if actions and all(isinstance(a, exp.Schema) for a in actions):
+            return Kind.ADD_COLUMNS
     raise EngineError(f"unsupported statement kind: {statement_kind_name(tree)}")
 
 

@@ -14,7 +14,7 @@ machine ships it to an Athena ``.sync`` task unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -22,7 +22,7 @@ from ppstack.backends import TableRefs, catalog_for, created_by_deployment
 from ppstack.engine.base import DEFAULT_CATALOG, QueryContext
 from ppstack.entities import get_source
 from ppstack.entities.spec import EntitySpec, Source
-from ppstack.layout import check_batch_id, check_date
+from ppstack.layout import CONFORMED_NS, check_batch_id, check_date
 from ppstack.settings import Settings
 from ppstack.sql import render
 from ppstack.sql.params import batch_params, entity_params, staging_ddl_params
@@ -86,6 +86,13 @@ class BatchParams:
         return cls(spec=spec, source=src, ingest_date=ingest_date, batch_id=batch_id,
                    backend=settings.backend, table_bucket=settings.table_bucket,
                    params=MappingProxyType(params))
+
+    def for_table(self, name: str) -> BatchParams:
+        """The same batch writing another conformed table of the entity (``ppstack replay``
+        runs the same statements against a new table): only ``{{conformed_table}}`` differs."""
+        refs = TableRefs(self.backend, self.table_bucket)
+        params = {**self.params, "conformed_table": refs.table_ref(CONFORMED_NS, name)}
+        return replace(self, params=MappingProxyType(params))
 
     def sql(self, template: str, **extra: str) -> str:
         """``template`` rendered with the batch's parameters (plus ``extra``)."""

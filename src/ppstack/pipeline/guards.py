@@ -16,7 +16,7 @@ from ppstack.engine.base import SqlEngine
 from ppstack.errors import Refused
 from ppstack.layout import STAGING_NS
 from ppstack.pipeline.batch import BatchParams
-from ppstack.pipeline.ledger import BatchRecord
+from ppstack.pipeline.ledger import BATCH, BatchRecord
 
 LATE_DATA = (
     "Conformed history is append-only in business time: each key's versions are closed and "
@@ -49,7 +49,8 @@ def check_effective_date(entity: str, ingest_date: str, records: Iterable[BatchR
     or any date found in the table itself. Called for NEW batches only; resuming the latest batch
     is decided by the runner from the ledger.
     """
-    applied = [(r.ingest_date, r.batch_id) for r in records if r.reached("closed")]
+    applied = [(r.ingest_date, r.batch_id) for r in records
+               if r.kind == BATCH and r.reached("closed")]
     last = max(applied) if applied else None
     candidates = [d for d in (last[0] if last else None, table_last_applied) if d]
     if not candidates:
@@ -59,7 +60,8 @@ def check_effective_date(entity: str, ingest_date: str, records: Iterable[BatchR
         via = f"batch {last[1]}" if last and last[0] == latest else "the conformed table"
         raise Refused(
             f"{entity} batch for {ingest_date} refused: its effective date is not later than the "
-            f"last applied effective date {latest} ({via}). {LATE_DATA}"
+            f"last applied effective date {latest} ({via}). {LATE_DATA} To apply it in date "
+            f"order, rebuild history from the archive: ppstack replay {entity} --from {ingest_date}"
         )
 
 

@@ -26,6 +26,12 @@ from ppstack.storage.base import ObjectStore, PreconditionFailed
 STATES: tuple[str, ...] = ("archived", "staged", "closed", "inserted", "synced")
 FAILED = "failed"
 
+# Record kinds: one record per batch (``batch``, also each delivery a replay applies) and one per
+# ``ppstack replay`` (``replay``), whose states are the phases of a replay (pipeline.replay).
+BATCH = "batch"
+REPLAY = "replay"
+REPLAY_STATES: tuple[str, ...] = ("planned", "rebuilt", "checked", "promoted", "synced")
+
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -52,6 +58,9 @@ class BatchRecord:
     error: dict[str, str] | None = None  # {"step", "type", "message", "at"}
     attempts: int = 1
     notes: list[str] = field(default_factory=list)
+    kind: str = BATCH
+    # A replay's plan and progress; on a batch a replay applied, {"id": <the replay's id>}.
+    replay: dict[str, Any] = field(default_factory=dict)
     etag: str | None = field(default=None, compare=False)
 
     @property
@@ -59,8 +68,14 @@ class BatchRecord:
         return self.state == self.final_state
 
     def reached(self, state: str) -> bool:
-        """Whether the batch got at least as far as ``state``."""
-        return STATES.index(self.completed) >= STATES.index(state)
+        """Whether the batch (or replay) got at least as far as ``state``."""
+        order = REPLAY_STATES if self.kind == REPLAY else STATES
+        return order.index(self.completed) >= order.index(state)
+
+    @property
+    def replay_id(self) -> str | None:
+        """The replay this record belongs to (its own id for a replay record)."""
+        return self.batch_id if self.kind == REPLAY else self.replay.get("id")
 
     def to_json(self) -> bytes:
         data = asdict(self)

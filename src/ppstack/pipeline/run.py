@@ -38,8 +38,9 @@ from ppstack.layout import (
 )
 from ppstack.pipeline.batch import BatchParams
 from ppstack.pipeline.guards import check_effective_date, last_applied_in_table
-from ppstack.pipeline.ledger import FAILED, BatchRecord, Ledger, utc_now
+from ppstack.pipeline.ledger import BATCH, FAILED, REPLAY, BatchRecord, Ledger, utc_now
 from ppstack.pipeline.lock import EntityLock, SimulatedKill
+from ppstack.pipeline.spec_check import check_before_run
 from ppstack.pipeline.steps import BatchContext, Step, default_steps, ensure_conformed
 from ppstack.progress import MeterFactory, Progress, no_meter, quiet
 
@@ -66,6 +67,15 @@ def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
     and the batch's parameters, built once here for every later layer."""
     ledger = Ledger(rt.store)
     records = ledger.list(spec.name)
+    replaying = next((r for r in reversed(records) if r.kind == REPLAY and not r.complete), None)
+    if replaying is not None:
+        window = replaying.replay.get("from")
+        raise Refused(
+            f"{spec.name} replay {replaying.batch_id} is not finished (phase "
+            f"'{replaying.completed}'): batches apply only to the promoted table. Finish it "
+            f"first: ppstack replay {spec.name}" + (f" --from {window}" if window else "")
+            + (f" --to {replaying.replay['to']}" if replaying.replay.get("to") else ""))
+    records = [r for r in records if r.kind == BATCH]
     latest = records[-1] if records else None
     if latest is not None and latest.state == ABANDONED:
         # Given up before it touched the conformed table: it blocks nothing, and its date may
@@ -183,7 +193,8 @@ def run_steps(ctx: BatchContext, steps: tuple[Step, ...], *, stop_after: str | N
 def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: str, *,
               allow_mass_delete: bool = False, steps: tuple[Step, ...] | None = None,
               progress: Progress = quiet, stop_after: str | None = None,
-              meter: MeterFactory = no_meter, until: str | None = None) -> BatchRecord:
+              meter: MeterFactory = no_meter, until: str | None = None,
+              accept_spec_change: bool = False) -> BatchRecord:
     """Apply the ``ingest_date`` delivery of ``source`` to ``entity``; returns its ledger record.
 
     ``until`` names a step (or the state it reaches) to stop after; see ``run_steps``.
@@ -197,9 +208,14 @@ def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: s
         for note in lock.notes:
             progress(note)
         ensure_conformed(rt, spec)
+        spec_note = check_before_run(rt, spec, source, ingest_date, accept=accept_spec_change)
         record, batch = open_batch(rt, spec, source, ingest_date, steps, progress)
         if lock.notes:
             record.notes.extend(lock.notes)
+        if spec_note is not None:
+            progress(spec_note)
+            record.notes.append(spec_note)
+            record.steps["spec_change"] = {"fields": list(spec.field_names), "at": utc_now()}
         if record.complete:
             return record
         ctx = BatchContext(rt=rt, spec=spec, source=source, record=record,
@@ -298,8 +314,9 @@ def status_rows(rt: Runtime, entity: EntitySpec | str) -> list[dict[str, Any]]:
     spec = get_entity(entity) if isinstance(entity, str) else entity
     out = []
     for r in Ledger(rt.store).list(spec.name):
-        row: dict[str, Any] = {"batch_id": r.batch_id, "date": r.ingest_date, "source": r.source,
-                               "state": r.state}
+        row: dict[str, Any] = {"batch_id": r.batch_id, "kind": r.kind,
+                               "replay": r.replay_id if r.kind == BATCH else None,
+                               "date": r.ingest_date, "source": r.source, "state": r.state}
         row.update({k: r.counts.get(k) for k in REPORT_COUNTS})
         row["seconds"] = round(sum(r.timings.values()), 2)
         row["started"] = r.started
