@@ -104,3 +104,29 @@ def test_demo_refuses_a_taken_port_before_doing_anything(settings: Settings) -> 
             run_demo(settings, serve=True, port=port, echo=lambda _m: None,
                      progress=lambda _m: None)
     assert not Path(settings.home).exists()  # nothing was ingested
+
+
+def test_lineage_after_demo_shows_raw_file_and_row_and_api_history_opening_batch(
+        settings: Settings) -> None:
+    import json
+
+    from ppstack.api.service import get_history
+    from ppstack.backends import Runtime
+    from ppstack.entities import DRUG
+
+    env = _env(settings)
+    assert CliRunner().invoke(cli, ["-q", "demo", "--no-serve"], env=env).exit_code == 0
+    shown = CliRunner().invoke(cli, ["lineage", "DRUG", "00002322730"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "sha256 " in shown.output and " row " in shown.output
+    result = CliRunner().invoke(cli, ["lineage", "DRUG", "0002-3227-30", "--format", "json"],
+                                env=env)
+    versions = json.loads(result.output)
+    assert versions and all(v["source_row"] and v["opened_batch_id"] for v in versions)
+    for v in versions:
+        assert v["source_file"].endswith("package.txt")
+        assert all(len(f["sha256"]) == 64 and f["size"] > 0 for f in v["raw_files"])
+    with Runtime(settings) as rt:
+        history = get_history(rt.dynamodb, settings.dynamodb_table, DRUG, "00002322730")
+    assert {h["effective_from"]: h["opened_batch_id"] for h in history} == {
+        v["active_from"]: v["opened_batch_id"] for v in versions}

@@ -46,7 +46,9 @@ def render_step(settings: Settings, template: str, entity: str, source: str | No
     from ppstack.pipeline.batch import BatchParams
     from ppstack.pipeline.steps import definitions, nothing_written
     from ppstack.sql import load, placeholders, render_text, template_names
-    from ppstack.sql.params import raw_table_params
+    from ppstack.backends import table_ref_for
+    from ppstack.layout import CONFORMED_NS
+    from ppstack.sql.params import ddl_columns, raw_table_params
 
     spec = get_entity(entity)
     src = get_source(spec, source or spec.sources[0])
@@ -74,6 +76,14 @@ def render_step(settings: Settings, template: str, entity: str, source: str | No
     params = dict(batch.params)
     params.setdefault("drop_table", params["staging_ctas_table"])
     params.setdefault("as_of_date", f"DATE {literal(ingest_date)}")
+    # replay, lineage and schema-evolution templates: example values of their own parameters
+    params.setdefault("from_date", f"DATE {literal(ingest_date)}")
+    params.setdefault("entity_id", "'<id>'")
+    replay_name = f"{spec.lname}_replay_{batch_id.lower().replace('.', '_')}"
+    params.setdefault("replay_table", table_ref_for(
+        settings.backend, settings.table_bucket, CONFORMED_NS, replay_name))
+    params.setdefault("table", params["conformed_table"])
+    params.setdefault("columns", ddl_columns(spec.fields[-1:]))
     text = load(name)
     if "raw_table" in placeholders(text):  # one statement per source member
         parts = []

@@ -1,0 +1,96 @@
+"""Helpers of the replay tests: small real deliveries, runs, and state without run-specific ids.
+
+Deliveries come from the scenario generator over a cut of the bundled real extract (so every
+layer is the real one: archive, renditions, staging SQL, SCD2 statements, DynamoDB); the
+scenario records which keys are new, changed, gone or back on each date, written independently
+of the pipeline, which is what the reference model below replays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ppstack.backends import Runtime
+from ppstack.entities import DRUG, SOURCES
+from ppstack.entities.spec import OPEN_END
+from ppstack.pipeline.scenario import Scenario, derive_scenario
+from ppstack.raw.archive import archive
+from ppstack.serving.reconcile import scan_entity
+
+# Columns whose values name the run, not the data: two runs of the same deliveries differ there.
+RUN_COLUMNS = ("ingestion_batch_id", "ingestion_timestamp", "opened_batch_id")
+RUN_ATTRIBUTES = ("last_ingestion_batch_id", "opened_batch_id")
+
+
+def small_sample(sample_files: Mapping[str, Path], out: Path, products: int = 30) -> list[Path]:
+    """The bundled extract's first ``products`` products and their packages, bytes as published."""
+    prod = sample_files["product"].read_bytes().split(b"\r\n")
+    pack = sample_files["package"].read_bytes().split(b"\r\n")
+    kept = prod[: products + 1]
+    ids = {line.split(b"\t", 1)[0] for line in kept[1:]}
+    packs = [pack[0]] + [p for p in pack[1:] if p.split(b"\t", 1)[0] in ids]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "product.txt").write_bytes(b"\r\n".join(kept) + b"\r\n")
+    (out / "package.txt").write_bytes(b"\r\n".join(packs) + b"\r\n")
+    return [out / "product.txt", out / "package.txt"]
+
+
+def scenario(sample_files: Mapping[str, Path], out: Path, dates: list[str], seed: int = 7,
+             products: int = 30) -> Scenario:
+    """Dated deliveries with new, changed, gone and reactivated drugs (no in-file duplicates,
+    whose winner the model would have to guess)."""
+    product, package = small_sample(sample_files, out / "base", products)
+    return derive_scenario(product, package, out / "scn", dates=dates, seed=seed,
+                           new_share=0.05, change_share=0.08, disappear_share=0.05,
+                           reactivate_share=0.3, duplicate_share=0.0)
+
+
+def archive_date(rt: Runtime, scn: Scenario, date: str) -> None:
+    archive(rt, DRUG, SOURCES["FDA_NDC"], list(scn.files(date)), date)
+
+
+def conformed(rt: Runtime, table: str = "drug") -> list[tuple]:
+    """The conformed rows without the run-specific columns, sorted (comparable across runs)."""
+    rows = rt.engine.execute(f"SELECT * FROM conformed.{table}").dicts()
+    out = []
+    for r in rows:
+        kept = {k: ("" if v is None else str(v)) for k, v in r.items() if k not in RUN_COLUMNS}
+        out.append(tuple(sorted(kept.items())))
+    return sorted(out)
+
+
+def dynamodb_items(rt: Runtime) -> dict[tuple[str, str], dict[str, Any]]:
+    """The DRUG items without the attributes that name the writing run."""
+    items = scan_entity(rt.dynamodb, rt.settings.dynamodb_table, DRUG)
+    return {k: {a: v for a, v in i.items() if a not in RUN_ATTRIBUTES} for k, i in items.items()}
+
+
+def model_versions(scn: Scenario, dates: list[str]) -> dict[tuple[str, str], str]:
+    """(ndc, active_from) -> active_to, from the scenario's own record of each date's changes.
+
+    An independent statement of SCD2 over full snapshots: a key opens a version when it appears
+    (new or back) or its recorded fields changed, and its open version closes when it changes or
+    disappears.
+    """
+    versions: dict[tuple[str, str], str] = {}
+    open_from: dict[str, str] = {}
+    for date in sorted(dates):
+        snap = scn.snapshot(date)
+        changed = {c.ndc11 for c in snap.changed}
+        for key, start in list(open_from.items()):
+            if key not in snap.expected_keys or key in changed:
+                versions[(key, start)] = date
+                del open_from[key]
+        for key in snap.expected_keys:
+            if key not in open_from:
+                open_from[key] = date
+    for key, start in open_from.items():
+        versions[(key, start)] = OPEN_END
+    return versions
+
+
+def table_versions(rt: Runtime) -> dict[tuple[str, str], str]:
+    rows = rt.engine.execute("SELECT ndc, active_from, active_to FROM conformed.drug").rows
+    return {(str(k), str(f)[:10]): str(t)[:10] for k, f, t in rows}
