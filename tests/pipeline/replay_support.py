@@ -15,8 +15,8 @@ from typing import Any
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG, SOURCES
 from ppstack.entities.spec import OPEN_END
-from ppstack.pipeline.scenario import Scenario, derive_scenario
 from ppstack.raw.archive import archive
+from ppstack.scenario import Scenario, derive_scenario
 from ppstack.serving.reconcile import scan_entity
 
 # Columns whose values name the run, not the data: two runs of the same deliveries differ there.

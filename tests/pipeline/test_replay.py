@@ -132,15 +132,15 @@ def test_run_refused_while_a_replay_is_unfinished(late, settings: Settings,
 
 
 def _kill_during_staging(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The staging CTAS of the first replayed delivery completes, then the process dies."""
-    real = stage_module.stage
+    """The staging CTAS statements of the first replayed delivery complete, then the process
+    dies while the stage step reads its counts back (before the ledger records 'staged')."""
+    real = stage_module.stage_counts
 
     def dying(*args, **kwargs):
-        real(*args, **kwargs)
-        monkeypatch.setattr(stage_module, "stage", real)
+        monkeypatch.setattr(stage_module, "stage_counts", real)
         raise SimulatedKill("kill -9 during staging")
 
-    monkeypatch.setattr(stage_module, "stage", dying)
+    monkeypatch.setattr(stage_module, "stage_counts", dying)
 
 
 @pytest.mark.parametrize("point", ["during_staging", *CRASH_POINTS])

@@ -126,7 +126,7 @@ def ingest_command(ctx: click.Context, entity: str, source: str, files: tuple[Pa
         run_archived(ctx, rt, entity, source, ingest_date, allow_mass_delete, fmt)
 
 
-STATUS_COLUMNS = ("batch_id", "kind", "replay", "date", "state", "read", "rejected", "staged",
+STATUS_COLUMNS = ("batch_id", "date", "state", "kind", "replay", "read", "rejected", "staged",
                   "inserted", "updated", "deleted", "unchanged", "seconds", "error")
 
 

@@ -38,7 +38,6 @@ from ppstack.layout import check_batch_id, check_date, manifest_key, rendition_r
 from ppstack.pipeline.ledger import FAILED, BatchRecord, Ledger
 from ppstack.pipeline.lock import EntityLock
 from ppstack.pipeline.run import ABANDONED, open_batch, record_failed, record_success
-from ppstack.pipeline.spec_check import check_before_run
 from ppstack.pipeline.steps import (
     BatchContext,
     StepDefinition,
@@ -74,9 +73,6 @@ def prepare_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_dat
         return {"ready": False, "reason": str(e)}
     try:
         ensure_conformed(rt, spec)
-        # A changed entity spec is refused here as in ``run``: the operator chooses replay or
-        # `ppstack run ... --accept-spec-change` (pipeline.spec_check).
-        check_before_run(rt, spec, src.name, ingest_date, accept=False)
         record, batch = open_batch(rt, spec, src.name, ingest_date, default_steps())
         if record.complete:
             lock.release()

@@ -22,10 +22,15 @@ from ppstack.backends import TableRefs, catalog_for, created_by_deployment
 from ppstack.engine.base import DEFAULT_CATALOG, QueryContext
 from ppstack.entities import get_source
 from ppstack.entities.spec import EntitySpec, Source
-from ppstack.layout import CONFORMED_NS, check_batch_id, check_date
+from ppstack.layout import check_batch_id, check_date
 from ppstack.settings import Settings
 from ppstack.sql import render
-from ppstack.sql.params import batch_params, entity_params, staging_ddl_params
+from ppstack.sql.params import (
+    batch_params,
+    conformed_table_params,
+    entity_params,
+    staging_ddl_params,
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ class BatchParams:
         """The same batch writing another conformed table of the entity (``ppstack replay``
         runs the same statements against a new table): only ``{{conformed_table}}`` differs."""
         refs = TableRefs(self.backend, self.table_bucket)
-        params = {**self.params, "conformed_table": refs.table_ref(CONFORMED_NS, name)}
+        params = {**self.params, **conformed_table_params(refs, name)}
         return replace(self, params=MappingProxyType(params))
 
     def sql(self, template: str, **extra: str) -> str:

@@ -43,11 +43,11 @@ def render_step(settings: Settings, template: str, entity: str, source: str | No
     context: with ``every`` all statements of the step in order, else the step's main statement
     (the staging CTAS, the MERGE, the INSERT). Other aliases and template names are rendered with
     the batch's parameters."""
+    from ppstack.backends import table_ref_for
+    from ppstack.layout import CONFORMED_NS
     from ppstack.pipeline.batch import BatchParams
     from ppstack.pipeline.steps import definitions, nothing_written
     from ppstack.sql import load, placeholders, render_text, template_names
-    from ppstack.backends import table_ref_for
-    from ppstack.layout import CONFORMED_NS
     from ppstack.sql.params import ddl_columns, raw_table_params
 
     spec = get_entity(entity)

@@ -52,7 +52,7 @@ from ppstack.pipeline.spec_check import compare_spec, evolve_staging, record_fie
 from ppstack.pipeline.steps import CLOSE, INSERT, STAGE, BatchContext, Step
 from ppstack.progress import MeterFactory, no_meter
 from ppstack.sql import literal, render
-from ppstack.sql.params import entity_params
+from ppstack.sql.params import conformed_table_params, entity_params
 
 Progress = Callable[[str], None]
 
@@ -241,9 +241,9 @@ class Replay:
         evolve_staging(rt, spec)  # a spec that gained a field: the stable staging table shows it
         # The new table, by the same DDL as the entity's own (on AWS too: the deployment made
         # only the entity's table).
-        params = entity_params(spec, TableRefs(rt.settings.backend, rt.settings.table_bucket),
-                               rt.settings.bucket)
-        params["conformed_table"] = rt.engine.table_ref(CONFORMED_NS, self.table)
+        refs = TableRefs(rt.settings.backend, rt.settings.table_bucket)
+        params = entity_params(spec, refs, rt.settings.bucket)
+        params.update(conformed_table_params(refs, self.table))
         rt.engine.execute(render("ddl_conformed", params),
                           context_for(rt.settings.backend, rt.settings.table_bucket, CONFORMED_NS))
         record_fields(rt, spec, self.table)

@@ -70,6 +70,13 @@ def column_list(names: list[str] | tuple[str, ...], alias: str = "", indent: int
     return (",\n" + " " * indent).join(f"{prefix}{n}" for n in names)
 
 
+def conformed_table_params(refs: object, name: str) -> dict[str, str]:
+    """The parameters naming conformed table ``name`` (``refs``: an engine or ``TableRefs``):
+    another table of the entity than its own, e.g. the one ``ppstack replay`` rebuilds."""
+    return {"conformed_table": refs.table_ref(CONFORMED_NS, name),  # type: ignore[attr-defined]
+            "conformed_table_name": name}
+
+
 def ddl_name(name: str) -> str:
     """A column name as Athena DDL needs it: names that begin with '_' go in backticks.
 
