@@ -82,7 +82,7 @@ def render_step(settings: Settings, template: str, entity: str, source: str | No
     replay_name = f"{spec.lname}_replay_{batch_id.lower().replace('.', '_')}"
     params.setdefault("replay_table", table_ref_for(
         settings.backend, settings.table_bucket, CONFORMED_NS, replay_name))
-    params.setdefault("table", params["conformed_table"])
+    params.setdefault("table", f"{params['staging_db']}.{params['staging_table_name']}")
     params.setdefault("columns", ddl_columns(spec.fields[-1:]))
     text = load(name)
     if "raw_table" in placeholders(text):  # one statement per source member

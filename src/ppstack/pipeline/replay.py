@@ -50,11 +50,9 @@ from ppstack.pipeline.ledger import (
 from ppstack.pipeline.lock import EntityLock, SimulatedKill
 from ppstack.pipeline.spec_check import compare_spec, evolve_staging, record_fields
 from ppstack.pipeline.steps import CLOSE, INSERT, STAGE, BatchContext, Step
-from ppstack.progress import MeterFactory, no_meter
+from ppstack.progress import MeterFactory, Progress, no_meter, quiet
 from ppstack.sql import literal, render
 from ppstack.sql.params import conformed_table_params, entity_params
-
-Progress = Callable[[str], None]
 
 # The batch steps a replay runs per delivery: the same definitions ``run`` executes, without
 # the per-batch DynamoDB sync (the replay brings DynamoDB in step once, after promotion).
@@ -63,10 +61,6 @@ REPLAY_STEPS: tuple[Step, ...] = (STAGE, CLOSE, INSERT)
 # Crash points tests can name (``crash_at``): a SimulatedKill there stands for ``kill -9``.
 CRASH_POINTS = ("after_history", "after_batch", "before_promote", "between_renames",
                 "after_promote", "during_sync")
-
-
-def _quiet(_msg: str) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -192,7 +186,7 @@ class Replay:
     spec: EntitySpec
     record: BatchRecord
     allow_mass_delete: bool = False
-    progress: Progress = _quiet
+    progress: Progress = quiet
     meter: MeterFactory = no_meter
     crash_at: str | None = None
     ledger: Ledger = field(init=False)
@@ -353,7 +347,7 @@ class Replay:
         bar = self.meter(f"replay sync {spec.name}")
         try:
             bar.total(plan.stats.writes)
-            stats = apply_repair(rt.dynamodb, rt.settings.dynamodb_table, plan, progress=bar.step)
+            stats = apply_repair(rt.dynamodb, rt.settings.dynamodb_table, plan, meter=bar)
         finally:
             bar.close()
         self.record.dynamodb = stats.to_dict()
@@ -425,7 +419,7 @@ def start_or_resume(rt: Runtime, spec: EntitySpec, from_date: str | None, to_dat
 
 def replay(rt: Runtime, entity: EntitySpec | str, *, from_date: str | None = None,
            to_date: str | None = None, allow_mass_delete: bool = False,
-           progress: Progress = _quiet, meter: MeterFactory = no_meter,
+           progress: Progress = quiet, meter: MeterFactory = no_meter,
            crash_at: str | None = None) -> BatchRecord:
     """Rebuild ``conformed.<entity>`` from the archive and promote it; returns the replay's
     ledger record. Refused while another batch or replay holds the entity's lock."""

@@ -97,10 +97,16 @@ def missing_columns(rt: Runtime, table_ref: str, wanted: tuple) -> tuple:
     return tuple(c for c in wanted if c.name not in have)
 
 
-def add_columns(rt: Runtime, table_ref: str, columns: tuple) -> None:
+def add_columns(rt: Runtime, namespace: str, table: str, columns: tuple) -> None:
+    """``ALTER TABLE <namespace>.<table> ADD COLUMNS``, run in the namespace's catalog (Hive DDL
+    on Athena cannot name the S3 Tables catalog in the statement: it goes in the context)."""
+    from ppstack.pipeline.batch import context_for
+
     if columns:
-        rt.engine.execute(render("ddl_add_columns", {"table": table_ref,
-                                                     "columns": ddl_columns(columns)}))
+        context = context_for(rt.settings.backend, rt.settings.table_bucket, namespace)
+        rt.engine.execute(render("ddl_add_columns", {"table": f"{namespace}.{table}",
+                                                     "columns": ddl_columns(columns)}),
+                          context)
 
 
 def evolve_staging(rt: Runtime, spec: EntitySpec) -> list[str]:
@@ -113,7 +119,7 @@ def evolve_staging(rt: Runtime, spec: EntitySpec) -> list[str]:
         new = missing_columns(rt, ref, wanted)
     except EngineError:
         return []
-    add_columns(rt, ref, new)
+    add_columns(rt, STAGING_NS, spec.staging_table, new)
     return [c.name for c in new]
 
 
@@ -121,11 +127,12 @@ def evolve_lineage(rt: Runtime, spec: EntitySpec, table: str | None = None) -> l
     """Add the non-business columns a conformed table made by an older version lacks
     (``opened_batch_id``, ``_source_file``, ``_source_row``); business fields are never added
     here, only by ``accept_spec_change``."""
-    ref = rt.engine.table_ref(CONFORMED_NS, table or spec.conformed_table)
+    table = table or spec.conformed_table
+    ref = rt.engine.table_ref(CONFORMED_NS, table)
     business = set(spec.field_names)
     new = tuple(c for c in missing_columns(rt, ref, conformed_columns(spec))
                 if c.name not in business)
-    add_columns(rt, ref, new)
+    add_columns(rt, CONFORMED_NS, table, new)
     return [c.name for c in new]
 
 
@@ -149,7 +156,8 @@ def accept_spec_change(rt: Runtime, spec: EntitySpec, change: SpecChange) -> str
     Safe to repeat: only missing columns are added, and the property is written last.
     """
     ref = rt.engine.table_ref(CONFORMED_NS, spec.conformed_table)
-    add_columns(rt, ref, missing_columns(rt, ref, conformed_columns(spec)))
+    add_columns(rt, CONFORMED_NS, spec.conformed_table,
+                missing_columns(rt, ref, conformed_columns(spec)))
     evolve_staging(rt, spec)
     record_fields(rt, spec)
     return (f"spec change accepted ({change.describe()}): fingerprints now cover "

@@ -91,6 +91,7 @@ keyed AS (
     p.active_numerator_strength,
     p.active_ingred_unit,
     p.deaschedule,
+    p.pharm_classes,
     p.ndc_exclude_flag,
     p.product_ndc9
   FROM package_keyed k

@@ -70,6 +70,8 @@ cleaned AS (
     {{> clean_text marketingcategoryname}} AS marketing_category,
     {{> clean_text applicationnumber}} AS application_number,
     {{> clean_text deaschedule}} AS dea_schedule,
+    -- not a DRUG field today; here so a spec that adds it (schema evolution) stages it
+    {{> clean_text pharm_classes}} AS pharm_classes,
     -- Dates are YYYYMMDD; the shape check keeps date_parse from accepting other lengths, and
     -- try() turns an impossible day (20190231) into NULL instead of failing the batch.
     -- stage_drug_fda_ndc_counts.sql counts the values that became NULL this way.
@@ -104,6 +106,7 @@ business AS (
     nullif(marketing_category, '') AS marketing_category,
     nullif(application_number, '') AS application_number,
     nullif(dea_schedule, '') AS dea_schedule,
+    nullif(pharm_classes, '') AS pharm_classes,
     marketing_start_date,
     marketing_end_date
   FROM cleaned
