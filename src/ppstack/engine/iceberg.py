@@ -171,13 +171,22 @@ class IcebergStore:
         with table.update_schema() as update:
             for col, dtype in columns:
                 update.add_column(col, iceberg_type(dtype))
+        # A schema change makes no snapshot: cached contents of the current one lack the columns.
+        self.forget(namespace, name)
 
     def rename(self, namespace: str, name: str, new_name: str) -> None:
         """Rename within the namespace (the catalog entry moves; data and snapshots stay)."""
         self.catalog.rename_table((namespace, name), (namespace, new_name))
+        self.forget(namespace, name)
+        self.forget(namespace, new_name)
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Drop every cached content of a table (after a change that makes no snapshot)."""
         with self._lock:
-            for key in [k for k in self._cache if k[:2] in ((namespace, name), (namespace, new_name))]:
+            for key in [k for k in self._cache if k[:2] == (namespace, name)]:
                 del self._cache[key]
+            for key in [k for k in self._positioned if k[:2] == (namespace, name)]:
+                del self._positioned[key]
 
     def properties(self, namespace: str, name: str) -> dict[str, str]:
         return dict(self.load(namespace, name).properties)
@@ -266,6 +275,12 @@ def conform(data: Any, schema: Any) -> Any:
     target = arrow_schema(schema)
     if data.schema.equals(target):
         return data
+    import pyarrow as pa
+
+    for f in target:
+        if f.name not in data.column_names:
+            # a column added after these rows were written (schema evolution): NULL for them
+            data = data.append_column(f.name, pa.nulls(data.num_rows, f.type))
     try:
         return data.select(target.names).cast(target)
     except Exception as e:
