@@ -256,6 +256,7 @@ def emulated_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            dynamodb_endpoint="http://127.0.0.1:9"))
         athena = AthenaOnLocalEngine(engine, s3=s3, glue=glue, settings=settings, record=record)
         _deploy_conformed(engine, settings)
+        _deploy_table_bucket(engine, settings)
         counter = itertools.count()
 
         def make_engine(s: Settings) -> Any:
@@ -289,6 +290,35 @@ def _deploy_conformed(engine: LocalEngine, settings: Settings) -> None:
     for spec in ENTITIES.values():
         params = entity_params(spec, TableRefs("local", settings.table_bucket), settings.bucket)
         engine.execute(render("ddl_conformed", params))
+
+
+def _deploy_table_bucket(engine: LocalEngine, settings: Settings) -> None:
+    """The table bucket, namespace and conformed tables in moto's S3 Tables, each pointing at a
+    copy of the local table's Iceberg metadata in its warehouse location: what the Lambdas'
+    ``S3TablesCatalog`` reads and commits table properties to (the rows stay in the local engine,
+    which answers Athena)."""
+    import boto3
+
+    from ppstack.entities import ENTITIES
+
+    tables = boto3.client("s3tables", region_name=REGION)
+    s3 = boto3.client("s3", region_name=REGION)
+    arn = tables.create_table_bucket(name=settings.table_bucket)["arn"]
+    tables.create_namespace(tableBucketARN=arn, namespace=[CONFORMED_NS])
+    for spec in ENTITIES.values():
+        name = spec.conformed_table
+        tables.create_table(tableBucketARN=arn, namespace=CONFORMED_NS, name=name,
+                            format="ICEBERG")
+        pointer = tables.get_table_metadata_location(tableBucketARN=arn,
+                                                     namespace=CONFORMED_NS, name=name)
+        warehouse = pointer["warehouseLocation"].removeprefix("s3://").rstrip("/")
+        bucket, _, prefix = warehouse.partition("/")
+        key = f"{prefix}/metadata/00000-{spec.conformed_table}.metadata.json".lstrip("/")
+        metadata = engine.iceberg.load(CONFORMED_NS, spec.conformed_table).metadata
+        s3.put_object(Bucket=bucket, Key=key, Body=metadata.model_dump_json().encode())
+        tables.update_table_metadata_location(
+            tableBucketARN=arn, namespace=CONFORMED_NS, name=name,
+            versionToken=pointer["versionToken"], metadataLocation=f"s3://{bucket}/{key}")
 
 
 # The principals of the state machine's tasks (the Lambda handlers, and the Map's Athena tasks).

@@ -78,6 +78,23 @@ class Pipeline(Construct):
         for fn in (self.steps_fn, self.sync_fn):
             for statement in self.athena_statements(write=False) + self.ledger_statements():
                 fn.add_to_role_policy(statement)
+        # The spec check before each batch (pipeline.spec_check) commits the fingerprint field
+        # list to the conformed table's Iceberg metadata (S3 Tables API + a metadata file in the
+        # table's warehouse location) and, when a spec change is accepted, adds the new columns
+        # (ALTER TABLE ADD COLUMNS through Athena updates the table's catalog entry).
+        tb_arn = storage.table_bucket.attr_table_bucket_arn
+        tables_catalog = f"s3tablescatalog/{config.table_bucket}"
+        self.steps_fn.add_to_role_policy(iam.PolicyStatement(
+            sid="ConformedSchemaEvolution",
+            actions=["s3tables:PutTableData", "s3tables:UpdateTableMetadataLocation"],
+            resources=[f"{tb_arn}/table/*"],
+        ))
+        self.steps_fn.add_to_role_policy(iam.PolicyStatement(
+            sid="SchemaEvolutionCatalog",
+            actions=["glue:UpdateTable"],
+            resources=[self._arn("glue", f"table/{tables_catalog}/{CONFORMED_NS}/*"),
+                       self._arn("glue", f"table/{STAGING_NS}/*")],
+        ))
         self.sync_fn.add_to_role_policy(iam.PolicyStatement(
             sid="SyncServingTable",
             actions=DYNAMODB_SYNC_ACTIONS,

@@ -82,6 +82,7 @@ API = {"ppstack.api.handlers.get_drug": "get_drug",
        "ppstack.api.handlers.search_drug": "search_drug"}
 FETCH = "ppstack.raw.fetch_handler.handler"
 P = "arn:aws"
+WAREHOUSE_SUFFIX = "--table-s3"  # the bucket name of a table's warehouse location
 
 Need = tuple[str, str]  # (IAM action, resource ARN)
 
@@ -156,8 +157,16 @@ class Needs:
         self.locations: dict[str, str] = {}  # db.table -> s3://bucket/prefix/ (from its DDL)
 
     def of(self, service: str, operation: str, params: dict[str, Any]) -> list[Need]:
+        if service == "s3" and str(params.get("Bucket", "")).endswith(WAREHOUSE_SUFFIX):
+            return self.table_data(operation)
         if service == "s3":
             return self.s3(operation, params)
+        if service == "s3tables":
+            table = f"{params['tableBucketARN']}/table/{params['namespace']}.{params['name']}"
+            return [(f"s3tables:{operation}", table)]
+        if (service, operation) == ("sts", "GetCallerIdentity"):
+            return []  # no permission is required to call it
+            # ref: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
         if service == "dynamodb":
             tables = [params["TableName"]] if "TableName" in params else list(
                 params.get("RequestItems", {}))
@@ -173,6 +182,17 @@ class Needs:
                     ctx.get("Catalog", DEFAULT_CATALOG), ctx.get("Database")))
             return needs
         return [(f"{service}:{operation}", "*")]
+
+    def table_data(self, operation: str) -> list[Need]:
+        """S3 API calls on a table's warehouse location (the Iceberg metadata file the spec
+        check reads and commits) are authorised as S3 Tables data access on the table.
+        ref: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3tables.html
+        """
+        name = self.env["PPSTACK_TABLE_BUCKET"]
+        table = f"{P}:s3tables:{REGION}:{ACCOUNT}:bucket/{name}/table/warehouse"
+        action = {"GetObject": "s3tables:GetTableData", "HeadObject": "s3tables:GetTableData",
+                  "PutObject": "s3tables:PutTableData"}[operation]
+        return [(action, table)]
 
     @staticmethod
     def s3(operation: str, params: dict[str, Any]) -> list[Need]:
@@ -243,7 +263,11 @@ class Needs:
 
     def reads(self, table: str) -> list[Need]:
         location = self.locations.get(table)
-        assert location, f"{table} is read before any DDL gave its location"
+        if location is None:
+            # not created yet (the spec check reads the staging table's columns before the
+            # first stage step creates it): Athena fails the statement after glue:GetTable,
+            # reading no S3 object
+            return []
         bucket, _, key = location[len("s3://"):].partition("/")
         return [("s3:GetObject", f"{P}:s3:::{bucket}/{key}part-0.parquet"),
                 ("s3:ListBucket", f"{P}:s3:::{bucket}")]

@@ -95,7 +95,8 @@ def fake_pipeline(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """Stand-ins for ppstack.pipeline.run / ppstack.serving.sync that record their calls."""
     calls: list[tuple[Any, ...]] = []
     run = types.ModuleType("ppstack.pipeline.aws_steps")
-    run.prepare_batch = lambda rt, e, s, d: calls.append(("prepare_batch", e, s, d)) or {**STATE}
+    run.prepare_batch = lambda rt, e, s, d, accept_spec_change=False: (
+        calls.append(("prepare_batch", e, s, d)) or {**STATE})
     run.prepare_pending = lambda rt: calls.append(("prepare_pending",)) or {"ready": False}
     run.advance = lambda rt, state, step: calls.append(("advance", step)) or state
     run.record_failure = lambda rt, state, error: calls.append(("record_failure", error)) or state

@@ -23,6 +23,7 @@ from ppstack.cli.main import cli
 from ppstack.engine.athena import AthenaEngine
 from ppstack.engine.base import QueryContext
 from ppstack.entities import DRUG, SOURCES
+from ppstack.entities.spec import conformed_columns, staging_columns
 from ppstack.errors import Locked, Refused
 from ppstack.layout import lock_key
 from ppstack.pipeline import aws_handler, aws_steps
@@ -332,10 +333,30 @@ class RecordingAthena:
         return {"QueryExecution": {"Status": {"State": "SUCCEEDED"}, "StatementType": "DML"}}
 
     def get_query_results(self, **_kwargs: Any) -> dict[str, Any]:
+        if self.sql[-1].endswith("LIMIT 0"):  # the spec check reads a table's columns
+            names = [c.name for c in (*conformed_columns(DRUG), *staging_columns(DRUG))]
+            info = [{"Name": n, "Label": n, "Type": "varchar"} for n in dict.fromkeys(names)]
+            return {"ResultSet": {"ResultSetMetadata": {"ColumnInfo": info},
+                                  "Rows": [{"Data": [{"VarCharValue": n["Name"]}
+                                                     for n in info]}]}}
         column = {"Name": "last_applied", "Label": "last_applied", "Type": "date"}
         return {"ResultSet": {"ResultSetMetadata": {"ColumnInfo": [column]},
                               "Rows": [{"Data": [{"VarCharValue": "last_applied"}]},
                                        {"Data": [{}]}]}}
+
+
+class PropertiesOnly:
+    """The table catalog port without tables: properties kept in a dict (the spec check's
+    reads and writes; this test is about the SQL)."""
+
+    def __init__(self) -> None:
+        self.props: dict[tuple[str, str], dict[str, str]] = {}
+
+    def properties(self, namespace: str, name: str) -> dict[str, str]:
+        return dict(self.props.get((namespace, name), {}))
+
+    def set_properties(self, namespace: str, name: str, properties: dict[str, str]) -> None:
+        self.props.setdefault((namespace, name), {}).update(properties)
 
 
 def test_prepare_renders_athena_sql_with_s3_tables_refs(offline_settings: Settings,
@@ -344,7 +365,8 @@ def test_prepare_renders_athena_sql_with_s3_tables_refs(offline_settings: Settin
                              table_bucket="pp-tables")
     client = RecordingAthena()
     rt = Runtime(settings, _store=LocalObjectStore(tmp_path / "s3", "pp-archive"),
-                 _engine=AthenaEngine(settings, client=client, sleep=lambda _s: None))
+                 _engine=AthenaEngine(settings, client=client, sleep=lambda _s: None),
+                 _tables=PropertiesOnly())
     archive_day(rt, cut(sample_files, tmp_path / "d1", products=10), DAY1)
     state = prepare_batch(rt, "DRUG", "FDA_NDC", DAY1)
 
@@ -369,9 +391,12 @@ def test_prepare_renders_athena_sql_with_s3_tables_refs(offline_settings: Settin
     assert f"INSERT INTO {conformed} (" in insert.sql
     assert close.context == insert.context == QueryContext("AwsDataCatalog", "staging")
     assert all(f"'{batch}'" in s.sql for s in (close, insert))
-    # the Lambda itself only read: the effective-date guard, on the S3 Tables name
-    assert len(client.sql) == 1 and conformed in client.sql[0]
-    assert "guard_effective_date" in client.sql[0]
+    # the Lambda itself only read: the spec check's columns of conformed and staging, then the
+    # effective-date guard; the conformed table by its S3 Tables name
+    assert [sql.splitlines()[0] for sql in client.sql[:2]] == [
+        f"SELECT * FROM {conformed} LIMIT 0", "SELECT * FROM staging.drug_batch LIMIT 0"]
+    assert len(client.sql) == 3 and conformed in client.sql[2]
+    assert "guard_effective_date" in client.sql[2]
 
 
 # ---- abandon ----------------------------------------------------------------------------------

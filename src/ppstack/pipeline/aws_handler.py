@@ -60,7 +60,8 @@ def parse_trigger(event: Event) -> dict[str, Any]:
       ``{"source": "aws.s3", "detail": {"bucket": {"name"}, "object": {"key"}}}``
       ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
     - EventBridge schedule: ``{"source": "aws.events", "detail-type": "Scheduled Event"}``
-    - direct / CLI: ``{"entity", "source", "ingest_date"}``
+    - direct / CLI: ``{"entity", "source", "ingest_date"}``, optionally
+      ``"accept_spec_change": true`` (``ppstack run --accept-spec-change``)
     """
     if event.get("source") == "aws.s3":
         detail = event.get("detail") or {}
@@ -80,7 +81,8 @@ def parse_trigger(event: Event) -> dict[str, Any]:
 
     return {"trigger": "direct", "entity": str(event["entity"]).upper(),
             "source": str(event["source"]).upper(),
-            "ingest_date": check_date(str(event["ingest_date"]), "ingest_date")}
+            "ingest_date": check_date(str(event["ingest_date"]), "ingest_date"),
+            "accept_spec_change": event.get("accept_spec_change") is True}
 
 
 def parse_step(event: Event) -> tuple[str, dict[str, Any]]:
@@ -110,8 +112,9 @@ def step(event: Event, context: Any = None) -> dict[str, Any]:
         trigger = parse_trigger(state)
         if trigger["trigger"] == "schedule":
             return _json(_steps().prepare_pending(runtime))
-        return _json(_steps().prepare_batch(runtime, trigger["entity"], trigger["source"],
-                                            trigger["ingest_date"]))
+        return _json(_steps().prepare_batch(
+            runtime, trigger["entity"], trigger["source"], trigger["ingest_date"],
+            accept_spec_change=bool(trigger.get("accept_spec_change"))))
     if action == "advance":
         return _json(_steps().advance(runtime, state, event["step"]))
     return _json(_steps().record_failure(runtime, state, event.get("error") or {}))

@@ -37,20 +37,20 @@ from ppstack.errors import BadInput, Locked, PpstackError, Refused
 from ppstack.layout import check_batch_id, check_date, manifest_key, rendition_root
 from ppstack.pipeline.ledger import FAILED, BatchRecord, Ledger
 from ppstack.pipeline.lock import EntityLock
-from ppstack.pipeline.run import ABANDONED, open_batch, record_failed, record_success
+from ppstack.pipeline.run import ABANDONED, record_failed, record_success, start_batch
 from ppstack.pipeline.steps import (
     BatchContext,
     StepDefinition,
     default_steps,
     definitions,
-    ensure_conformed,
 )
 
 STATE_LIMIT = 256 * 1024  # Step Functions task input/output limit
 
 
 def prepare_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: str, *,
-                  allow_mass_delete: bool = False) -> dict[str, Any]:
+                  allow_mass_delete: bool = False, accept_spec_change: bool = False
+                  ) -> dict[str, Any]:
     """Start (or resume) the batch of ``ingest_date``: the state the state machine carries.
 
     ``{"ready": False, "reason"}`` when the date's archive is not complete yet, another run
@@ -72,8 +72,8 @@ def prepare_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_dat
     except Locked as e:
         return {"ready": False, "reason": str(e)}
     try:
-        ensure_conformed(rt, spec)
-        record, batch = open_batch(rt, spec, src.name, ingest_date, default_steps())
+        record, batch = start_batch(rt, spec, src.name, ingest_date, default_steps(),
+                                    accept_spec_change=accept_spec_change)
         if record.complete:
             lock.release()
             return {"ready": False, "reason": f"{spec.name} batch {record.batch_id} for "

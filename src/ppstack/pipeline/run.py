@@ -40,8 +40,13 @@ from ppstack.pipeline.batch import BatchParams
 from ppstack.pipeline.guards import check_effective_date, last_applied_in_table
 from ppstack.pipeline.ledger import BATCH, FAILED, REPLAY, BatchRecord, Ledger, utc_now
 from ppstack.pipeline.lock import EntityLock, SimulatedKill
-from ppstack.pipeline.spec_check import check_before_run
-from ppstack.pipeline.steps import BatchContext, Step, default_steps, ensure_conformed
+from ppstack.pipeline.steps import (
+    BatchContext,
+    Step,
+    default_steps,
+    ensure_conformed,
+    setup_batch,
+)
 from ppstack.progress import MeterFactory, Progress, no_meter, quiet
 
 # A batch given up before ``closed`` (``abandon_batch``): it never touched the conformed table.
@@ -111,6 +116,21 @@ def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
                          raw=raw_files(rt, spec, source, ingest_date))
     progress(f"new batch {batch_id} for {spec.name} {source} {ingest_date}")
     return ledger.create(record), batch
+
+
+def start_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
+                steps: tuple[Step, ...], progress: Progress = quiet, *,
+                accept_spec_change: bool = False) -> tuple[BatchRecord, BatchParams]:
+    """How both drivers start a batch under the lock: the setup step (``steps.setup_batch``),
+    then the ledger record (``open_batch``), which notes an accepted spec change."""
+    note = setup_batch(rt, spec, source, ingest_date, accept_spec_change=accept_spec_change)
+    record, batch = open_batch(rt, spec, source, ingest_date, steps, progress)
+    if note is not None:
+        progress(note)
+        record.notes.append(note)
+        record.steps["spec_change"] = {"fields": list(spec.field_names), "at": utc_now()}
+        Ledger(rt.store).save(record)
+    return record, batch
 
 
 def _params(rt: Runtime, spec: EntitySpec, record: BatchRecord) -> BatchParams:
@@ -207,15 +227,10 @@ def run_batch(rt: Runtime, entity: EntitySpec | str, source: str, ingest_date: s
     with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale_seconds) as lock:
         for note in lock.notes:
             progress(note)
-        ensure_conformed(rt, spec)
-        spec_note = check_before_run(rt, spec, source, ingest_date, accept=accept_spec_change)
-        record, batch = open_batch(rt, spec, source, ingest_date, steps, progress)
+        record, batch = start_batch(rt, spec, source, ingest_date, steps, progress,
+                                    accept_spec_change=accept_spec_change)
         if lock.notes:
             record.notes.extend(lock.notes)
-        if spec_note is not None:
-            progress(spec_note)
-            record.notes.append(spec_note)
-            record.steps["spec_change"] = {"fields": list(spec.field_names), "at": utc_now()}
         if record.complete:
             return record
         ctx = BatchContext(rt=rt, spec=spec, source=source, record=record,

@@ -151,6 +151,19 @@ def ensure_conformed(rt: Runtime, spec: EntitySpec) -> None:
         rt.engine.execute(statement.sql, statement.context)
 
 
+def setup_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str, *,
+                accept_spec_change: bool = False) -> str | None:
+    """What both drivers run under the lock before a batch's ledger record exists: the
+    conformed table (``setup_statements``), then the spec check (``spec_check.check_before_run``:
+    the tables gain the columns a newer version added, and a spec whose fingerprint fields
+    differ from the table's is refused before anything is recorded, unless accepted). Returns
+    the ledger note of an accepted spec change, else None."""
+    from ppstack.pipeline.spec_check import check_before_run  # lazy: it imports the batch layer
+
+    ensure_conformed(rt, spec)
+    return check_before_run(rt, spec, source, ingest_date, accept=accept_spec_change)
+
+
 # ---- stage ------------------------------------------------------------------------------------
 
 def _stage_check(ctx: BatchContext) -> dict[str, Any]:
