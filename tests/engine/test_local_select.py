@@ -16,7 +16,8 @@ def test_select_returns_python_values(athena: Runner) -> None:
     r = athena("SELECT 'a' AS s, 1 AS i, true AS b, DATE '2019-04-29' AS d, "
                "TIMESTAMP '2025-01-03 06:00:12.123456' AS ts, 1.5e0 AS f, NULL AS n")
     assert r.columns == ["s", "i", "b", "d", "ts", "f", "n"]
-    assert r.rows == [("a", 1, True, date(2019, 4, 29), datetime(2025, 1, 3, 6, 0, 12, 123456), 1.5, None)]
+    assert r.rows == [("a", 1, True, date(2019, 4, 29), datetime(2025, 1, 3, 6, 0, 12, 123456),
+                       1.5, None)]
 
 
 def test_select_trailing_semicolon_and_comments_accepted(athena: Runner) -> None:
@@ -46,7 +47,8 @@ def test_select_translates_athena_functions(athena: Runner, expr: str, expected:
 
 
 def test_select_timestamp_with_time_zone_needs_no_pytz(athena: Runner) -> None:
-    value = athena("SELECT CAST(TIMESTAMP '2025-01-03 06:00:00 UTC' AS timestamp with time zone) AS t").scalar()
+    value = athena("SELECT CAST(TIMESTAMP '2025-01-03 06:00:00 UTC' AS timestamp with time zone)"
+                   " AS t").scalar()
     assert value.year == 2025 and value.hour == 6 and value.utcoffset().total_seconds() == 0
 
 

@@ -72,7 +72,8 @@ def test_parse_trigger_non_raw_key_is_refused(key: str) -> None:
 
 def test_parse_trigger_direct_bad_date_is_refused() -> None:
     with pytest.raises(BadInput):
-        aws_handler.parse_trigger({"entity": "DRUG", "source": "FDA_NDC", "ingest_date": "03/01/2025"})
+        aws_handler.parse_trigger({"entity": "DRUG", "source": "FDA_NDC",
+                                   "ingest_date": "03/01/2025"})
 
 
 def test_parse_step_unknown_action_is_refused() -> None:
@@ -105,7 +106,8 @@ def fake_pipeline(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     return calls
 
 
-def test_step_prepare_from_s3_event_calls_prepare_batch(fake_pipeline: list[tuple[Any, ...]]) -> None:
+def test_step_prepare_from_s3_event_calls_prepare_batch(
+        fake_pipeline: list[tuple[Any, ...]]) -> None:
     out = aws_handler.step({"action": "prepare", "state": S3_EVENT})
     assert fake_pipeline == [("prepare_batch", "DRUG", "FDA_NDC", "2025-01-03")]
     assert out["batch_id"] == STATE["batch_id"]

@@ -70,7 +70,8 @@ class Registry:
 
     def create_database(self, name: str) -> bool:
         """Record a database; returns False when it already existed."""
-        return _write_json(self._db_path(check_name(name, "database")), {"name": name}, exclusive=True)
+        return _write_json(self._db_path(check_name(name, "database")), {"name": name},
+                           exclusive=True)
 
     def databases(self) -> list[str]:
         return sorted(p.stem for p in (self.root / "databases").glob("*.json"))
@@ -91,14 +92,16 @@ class Registry:
         """Register a table; returns False (and changes nothing) when the name is taken."""
         check_name(table.database, "database")
         check_name(table.name, "table")
-        return _write_json(self._table_path(table.database, table.name), asdict(table), exclusive=True)
+        return _write_json(self._table_path(table.database, table.name), asdict(table),
+                           exclusive=True)
 
     def replace(self, table: ExternalTable) -> None:
         """Rewrite an existing table's definition atomically (ALTER TABLE ADD COLUMNS)."""
         _write_json(self._table_path(table.database, table.name), asdict(table), exclusive=False)
 
     def drop(self, database: str, name: str) -> bool:
-        """Forget a table's definition. Its files stay where they are (Athena never deletes data)."""
+        """Forget a table's definition. Its files stay where they are (Athena never deletes
+        data)."""
         try:
             self._table_path(database, name).unlink()
         except FileNotFoundError:

@@ -1,8 +1,8 @@
 """Reading Athena statements: parse, classify, and pull Glue/Iceberg details out of the tree.
 
 sqlglot drops CTAS ``WITH (...)`` properties and Glue ``CREATE EXTERNAL TABLE`` details when it
-writes DuckDB SQL, but its parsed tree keeps them (checked with sqlglot 30 and DuckDB 2.0), so the router reads them
-here, from the tree, and never from regexes over the SQL text.
+writes DuckDB SQL, but its parsed tree keeps them (checked with sqlglot 30 and DuckDB 2.0), so the
+router reads them here, from the tree, and never from regexes over the SQL text.
 """
 
 from __future__ import annotations
@@ -43,9 +43,11 @@ def first_line(sql: str) -> str:
 
 def parse(sql: str) -> exp.Expr:
     """Exactly one Athena statement (trailing ``;`` and comments allowed)."""
-    body = "\n".join(ln for ln in sql.splitlines() if not ln.strip().startswith("--")).strip().rstrip(";")
+    body = "\n".join(ln for ln in sql.splitlines()
+                     if not ln.strip().startswith("--")).strip().rstrip(";")
     if body[:4].upper() == "SHOW" and ";" not in body:
-        # sqlglot's Athena parser has no SHOW grammar; it would fall back to a Command with a warning.
+        # sqlglot's Athena parser has no SHOW grammar; it would fall back to a Command with a
+        # warning.
         return exp.Command(this="SHOW", expression=exp.Literal.string(body[4:].strip()))
     try:
         trees = [t for t in sqlglot.parse(sql, read="athena")
@@ -114,9 +116,10 @@ def properties(create: exp.Create) -> dict[str, object]:
         elif isinstance(p, exp.RowFormatSerdeProperty):
             out["__serde__"] = p.this.name
         elif isinstance(p, exp.Property):
-            key = p.this.name if isinstance(p.this, (exp.Literal, exp.Var, exp.Identifier)) else p.this.sql()
+            plain = (exp.Literal, exp.Var, exp.Identifier)
+            key = p.this.name if isinstance(p.this, plain) else p.this.sql()
             value = p.args.get("value")
-            out[key.lower()] = value.name if isinstance(value, (exp.Literal, exp.Var, exp.Identifier)) else value
+            out[key.lower()] = value.name if isinstance(value, plain) else value
     return out
 
 
@@ -131,7 +134,8 @@ def table_of(node: exp.Expr) -> exp.Table:
 def qualified(table: exp.Table) -> tuple[str, str]:
     """(namespace, name) of a ``db.t`` reference; the catalog part, if any, is ignored locally."""
     if not table.db:
-        raise EngineError(f"table {table.name} must be qualified with its database (db.{table.name})")
+        raise EngineError(f"table {table.name} must be qualified with its database "
+                          f"(db.{table.name})")
     return table.db.lower(), table.name.lower()
 
 

@@ -21,8 +21,8 @@ from ppstack.errors import Refused
 from ppstack.layout import check_batch_id, ledger_key, ledger_prefix
 from ppstack.storage.base import ObjectStore, PreconditionFailed
 
-# States in the order a batch reaches them (docs/operations.md#the-daily-run); FAILED records the step that
-# failed in ``error`` and keeps the last reached state in ``completed``.
+# States in the order a batch reaches them (docs/operations.md#the-daily-run); FAILED records the
+# step that failed in ``error`` and keeps the last reached state in ``completed``.
 STATES: tuple[str, ...] = ("archived", "staged", "closed", "inserted", "synced")
 FAILED = "failed"
 

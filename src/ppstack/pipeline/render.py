@@ -67,12 +67,13 @@ def render_step(settings: Settings, template: str, entity: str, source: str | No
         try:
             name = STEP_TEMPLATES[template](spec, src.name)
         except KeyError:
-            raise BadInput(f"step {template!r} has no template for {spec.name} {src.name}") from None
+            raise BadInput(f"step {template!r} has no template for {spec.name} "
+                           f"{src.name}") from None
     elif template in template_names():
         name = template
     else:
-        raise BadInput(f"unknown step or template {template!r}; steps: {', '.join(STEP_TEMPLATES)}; "
-                       f"templates: {', '.join(template_names())}")
+        raise BadInput(f"unknown step or template {template!r}; steps: "
+                       f"{', '.join(STEP_TEMPLATES)}; templates: {', '.join(template_names())}")
     params = dict(batch.params)
     params.setdefault("drop_table", params["staging_ctas_table"])
     params.setdefault("as_of_date", f"DATE {literal(ingest_date)}")
@@ -94,4 +95,5 @@ def render_step(settings: Settings, template: str, entity: str, source: str | No
     try:
         return render_text(text, params).rstrip()
     except KeyError as e:
-        raise BadInput(f"template {name!r} needs parameters this command cannot supply: {e}") from None
+        raise BadInput(f"template {name!r} needs parameters this command cannot supply: "
+                       f"{e}") from None
