@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from deliveries import cut
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG, SOURCES
 from ppstack.entities.spec import OPEN_END
@@ -24,24 +25,11 @@ RUN_COLUMNS = ("ingestion_batch_id", "ingestion_timestamp", "opened_batch_id")
 RUN_ATTRIBUTES = ("last_ingestion_batch_id", "opened_batch_id")
 
 
-def small_sample(sample_files: Mapping[str, Path], out: Path, products: int = 30) -> list[Path]:
-    """The bundled extract's first ``products`` products and their packages, bytes as published."""
-    prod = sample_files["product"].read_bytes().split(b"\r\n")
-    pack = sample_files["package"].read_bytes().split(b"\r\n")
-    kept = prod[: products + 1]
-    ids = {line.split(b"\t", 1)[0] for line in kept[1:]}
-    packs = [pack[0]] + [p for p in pack[1:] if p.split(b"\t", 1)[0] in ids]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "product.txt").write_bytes(b"\r\n".join(kept) + b"\r\n")
-    (out / "package.txt").write_bytes(b"\r\n".join(packs) + b"\r\n")
-    return [out / "product.txt", out / "package.txt"]
-
-
 def scenario(sample_files: Mapping[str, Path], out: Path, dates: list[str], seed: int = 7,
              products: int = 30) -> Scenario:
     """Dated deliveries with new, changed, gone and reactivated drugs (no in-file duplicates,
     whose winner the model would have to guess)."""
-    product, package = small_sample(sample_files, out / "base", products)
+    product, package = cut(dict(sample_files), out / "base", products)
     return derive_scenario(product, package, out / "scn", dates=dates, seed=seed,
                            new_share=0.05, change_share=0.08, disappear_share=0.05,
                            reactivate_share=0.3, duplicate_share=0.0)
