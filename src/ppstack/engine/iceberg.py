@@ -171,22 +171,10 @@ class IcebergStore:
         with table.update_schema() as update:
             for col, dtype in columns:
                 update.add_column(col, iceberg_type(dtype))
-        # A schema change makes no snapshot: cached contents of the current one lack the columns.
-        self.forget(namespace, name)
 
     def rename(self, namespace: str, name: str, new_name: str) -> None:
         """Rename within the namespace (the catalog entry moves; data and snapshots stay)."""
         self.catalog.rename_table((namespace, name), (namespace, new_name))
-        self.forget(namespace, name)
-        self.forget(namespace, new_name)
-
-    def forget(self, namespace: str, name: str) -> None:
-        """Drop every cached content of a table (after a change that makes no snapshot)."""
-        with self._lock:
-            for key in [k for k in self._cache if k[:2] == (namespace, name)]:
-                del self._cache[key]
-            for key in [k for k in self._positioned if k[:2] == (namespace, name)]:
-                del self._positioned[key]
 
     def properties(self, namespace: str, name: str) -> dict[str, str]:
         return dict(self.load(namespace, name).properties)

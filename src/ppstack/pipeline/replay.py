@@ -431,7 +431,7 @@ def replay(rt: Runtime, entity: EntitySpec | str, *, from_date: str | None = Non
         raise BadInput(f"--to {to_date} is before --from {from_date}")
     if crash_at is not None and crash_at not in CRASH_POINTS:
         raise BadInput(f"unknown crash point {crash_at!r}; one of {', '.join(CRASH_POINTS)}")
-    with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale,
+    with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale_seconds,
                     purpose="replay") as lock:
         for note in lock.notes:
             progress(note)
