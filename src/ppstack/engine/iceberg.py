@@ -210,9 +210,12 @@ class IcebergStore:
         """The files and schema of ``snapshot_id`` (default: current; a table without a
         snapshot has no files) for DuckDB to read."""
         if snapshot_id is None:
+            # The current table reads in the current schema: columns added since its snapshot
+            # (schema evolution makes no snapshot) read NULL for the rows written before.
             current = table.current_snapshot()
-            snapshot_id = current.snapshot_id if current is not None else None
-        elif table.snapshot_by_id(snapshot_id) is None:
+            return Scan.of(table, current.snapshot_id if current is not None else None,
+                           schema=table.schema())
+        if table.snapshot_by_id(snapshot_id) is None:
             ns, name = table.name()[-2], table.name()[-1]
             raise EngineError(f"{ns}.{name} has no snapshot {snapshot_id}")
         return Scan.of(table, snapshot_id)

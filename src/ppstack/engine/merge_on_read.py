@@ -68,14 +68,16 @@ class Scan:
     schema: Any  # pyiceberg Schema of the snapshot
 
     @classmethod
-    def of(cls, table: Any, snapshot_id: int | None) -> Scan:
-        """The scan of ``snapshot_id`` (None: a table without snapshots, no files)."""
+    def of(cls, table: Any, snapshot_id: int | None, schema: Any = None) -> Scan:
+        """The scan of ``snapshot_id`` (None: a table without snapshots, no files), in
+        ``schema`` (default: the snapshot's own, as time travel reads it)."""
         if snapshot_id is None:
-            return cls((), (), table.schema())
+            return cls((), (), schema or table.schema())
         scan = table.scan(snapshot_id=snapshot_id)
         tasks = list(scan.plan_files())
         deletes = sorted({d.file_path for task in tasks for d in task.delete_files})
-        return cls(tuple(task.file for task in tasks), tuple(deletes), scan.projection())
+        return cls(tuple(task.file for task in tasks), tuple(deletes),
+                   schema or scan.projection())
 
     def sql(self, positions: bool = False) -> str:
         """A DuckDB SELECT of the live rows in the schema's columns (and FILE, POS when
