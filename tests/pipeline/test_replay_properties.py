@@ -23,16 +23,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+import replay_support as support
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from replay_support import (
-    archive_date,
-    conformed,
-    dynamodb_items,
-    model_versions,
-    scenario,
-    table_versions,
-)
 
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG, SOURCES
@@ -49,7 +42,8 @@ DATES = ["2019-04-29", "2019-04-30", "2019-05-01"]
 
 @pytest.fixture(scope="module")
 def scn(sample_files: dict, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    return scenario(sample_files, tmp_path_factory.mktemp("replay-model"), DATES, products=25)
+    return support.scenario(sample_files, tmp_path_factory.mktemp("replay-model"), DATES,
+                            products=25)
 
 
 def fresh(settings: Settings, home: Path) -> Runtime:
@@ -72,7 +66,7 @@ def arrive(rt: Runtime, scn: Scenario, index: int, other_bytes: bool, seen: set[
         with pytest.raises(AlreadyExists):
             archive(rt, DRUG, SOURCES["FDA_NDC"], list(scn.files(other)), date)
         return "refused by the archive"
-    archive_date(rt, scn, date)
+    support.archive_date(rt, scn, date)
     seen.add(index)
     try:
         record = run_batch(rt, DRUG, "FDA_NDC", date, allow_mass_delete=True)
@@ -96,11 +90,11 @@ def test_replay_of_any_arrival_order_gives_the_models_history(
             seen: set[int] = set()
             outcomes = [arrive(rt, scn, i, other, seen) for i, other in sequence]
             in_order = "late" not in outcomes
-            before = conformed(rt)
+            before = support.conformed(rt)
             replay(rt, DRUG, allow_mass_delete=True)
-            assert table_versions(rt) == model_versions(scn, DATES)
+            assert support.table_versions(rt) == support.model_versions(scn, DATES)
             if in_order:
-                assert conformed(rt) == before
+                assert support.conformed(rt) == before
             assert reconcile(rt, DRUG) == []
         finally:
             rt.close()
@@ -113,12 +107,12 @@ def test_replaying_the_same_archive_twice_is_deterministic(scn: Scenario, settin
     rt = fresh(settings, tmp_path / "home")
     try:
         for date in DATES:
-            archive_date(rt, scn, date)
+            support.archive_date(rt, scn, date)
         replay(rt, DRUG, allow_mass_delete=True)
-        first_rows, first_items = conformed(rt), dynamodb_items(rt)
+        first_rows, first_items = support.conformed(rt), support.dynamodb_items(rt)
         replay(rt, DRUG, allow_mass_delete=True)
-        assert conformed(rt) == first_rows
-        assert dynamodb_items(rt) == first_items
+        assert support.conformed(rt) == first_rows
+        assert support.dynamodb_items(rt) == first_items
         assert reconcile(rt, DRUG) == []
     finally:
         rt.close()
