@@ -74,7 +74,8 @@ def main() -> None:
                 check=True, capture_output=True, text=True,
             ).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]))
-    print(f"files: {', '.join(p.name for p in files)} ({size / 1e6:.1f} MB), rows {runs[0]['rows']}")
+    names = ", ".join(p.name for p in files)
+    print(f"files: {names} ({size / 1e6:.1f} MB), rows {runs[0]['rows']}")
     each = ", ".join(f"{r['archive_s']:.3f}" for r in runs)
     print(f"archive + renditions: median {statistics.median(r['archive_s'] for r in runs):.3f} s "
           f"over {len(runs)} fresh processes (all: {each})")

@@ -43,7 +43,8 @@ def _row(i: int, version: int, batch_id: str, day: date) -> dict[str, object]:
             row[c.name] = f"{c.name} value {i % 977} v{version if c.name == 'strength' else 0}"
     row.update(source_effective_date=day, source_file_date=day,
                ingestion_timestamp=datetime(day.year, day.month, day.day, 6),
-               ingestion_batch_id=batch_id, fingerprint=f"fp-{i}-{version}", source_system="FDA_NDC")
+               ingestion_batch_id=batch_id, fingerprint=f"fp-{i}-{version}",
+               source_system="FDA_NDC")
     return row
 
 
@@ -72,7 +73,8 @@ def main() -> None:
     engine = LocalEngine(settings)
     base = entity_params(SPEC, engine, settings.bucket)
     engine.execute("CREATE DATABASE IF NOT EXISTS staging")
-    engine.execute(render("ddl_staging_batch", {**base, **staging_ddl_params(SPEC, settings.bucket)}))
+    engine.execute(render("ddl_staging_batch",
+                          {**base, **staging_ddl_params(SPEC, settings.bucket)}))
     engine.execute(render("ddl_conformed", base))
 
     keys = {i: 0 for i in range(args.rows)}

@@ -5,7 +5,8 @@ packages, so the sample is a faithful miniature of the directory (real duplicate
 listings, all three package NDC shapes, non-ASCII Windows-1252 names) instead of a random scatter.
 
 Usage:
-    python scripts/cut_sample.py [--src ../shared/data/fda_ndc] [--out src/ppstack/data/sample/fda_ndc]
+    python scripts/cut_sample.py [--src ../shared/data/fda_ndc] \
+        [--out src/ppstack/data/sample/fda_ndc]
 
 Lines are copied as bytes (Windows-1252, CRLF) in source order; nothing is decoded or rewritten.
 """
@@ -23,10 +24,12 @@ SNAPSHOT = "2019-04-29"
 
 # Labeler code (first PRODUCTNDC segment, as published) -> why it is in the sample.
 LABELERS: dict[str, str] = {
-    "0002": "Eli Lilly and Company: 4-4-2 codes, Strattera 0002-3227-30, suffixes with trailing spaces",
+    "0002": "Eli Lilly and Company: 4-4-2 codes, Strattera 0002-3227-30, suffixes with trailing "
+            "spaces",
     "0069": "Pfizer Laboratories: a well-known brand owner (4-4-2)",
     "0006": "Merck Sharp & Dohme: a well-known brand owner, NDC_EXCLUDE_FLAG 'E' rows",
-    "0065": "Alcon Laboratories: duplicated PRODUCTNDC rows, 0065-0426 reused across products, 'E' rows",
+    "0065": "Alcon Laboratories: duplicated PRODUCTNDC rows, 0065-0426 reused across products, 'E' "
+            "rows",
     "52709": "ALK-Abell\u00f3 A/S: non-ASCII name (0xF3)",
     "0234": "M\u00f6lnlycke Health Care: non-ASCII name (0xF6), duplicated PRODUCTNDC rows",
     "0164": "Weleda: non-ASCII names (0xE4, 0xFC), 'E' rows",

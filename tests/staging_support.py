@@ -50,7 +50,8 @@ def text(value: Any) -> str:
 
 
 def fingerprint(spec: EntitySpec, values: Mapping[str, Any]) -> str:
-    """The fingerprint of docs/data-rules.md#staging, written independently in Python: md5 of '|'-joined field texts."""
+    """The fingerprint of docs/data-rules.md#staging, written independently in Python: md5 of
+    '|'-joined field texts."""
     joined = "|".join(text(values.get(c.name)) for c in spec.fields)
     return hashlib.md5(joined.encode("utf-8")).hexdigest()
 

@@ -53,7 +53,8 @@ def function_placeholders(doc: dict[str, Any]) -> dict[str, list[tuple[str, str]
         uri = str(integration.get("uri", ""))
         names = _PLACEHOLDER.findall(uri)
         if len(names) != 1:
-            raise ValueError(f"{method} {path}: integration uri must name one ${{...FunctionArn}}: {uri!r}")
+            raise ValueError(f"{method} {path}: integration uri must name one ${{...FunctionArn}}: "
+                             f"{uri!r}")
         used.setdefault(names[0], []).append((path, method))
     return used
 

@@ -1,4 +1,5 @@
-"""Where everything lives in the archive bucket (docs/data-rules.md#raw-archive, #staging and docs/operations.md#the-daily-run).
+"""Where everything lives in the archive bucket (docs/data-rules.md#raw-archive, #staging and
+docs/operations.md#the-daily-run).
 
 One function per prefix, so no other module builds a key by hand.
 """

@@ -88,7 +88,8 @@ def load_scenario(settings: Any, data_dir: Path = DATA_DIR) -> Scenario:
     rt = Runtime(settings)
     try:
         source = get_source(DRUG, "FDA_NDC")
-        for date, product, package in scenario_deliveries(data_dir, settings.home_path / "deliveries"):
+        for date, product, package in scenario_deliveries(data_dir,
+                                                          settings.home_path / "deliveries"):
             archive(rt, DRUG, source, [product, package], date)
             record = run_batch(rt, DRUG, "FDA_NDC", date)
             assert record.state == "synced", record

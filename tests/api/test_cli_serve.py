@@ -14,7 +14,8 @@ from ppstack.settings import ENV, Settings
 from .loader import Scenario
 
 
-def test_cli_serve_prints_url_and_answers(loaded: tuple[Any, Scenario], api_settings: Settings) -> None:
+def test_cli_serve_prints_url_and_answers(loaded: tuple[Any, Scenario],
+                                          api_settings: Settings) -> None:
     env = {**os.environ,
            ENV["home"]: api_settings.home,
            ENV["dynamodb_table"]: api_settings.dynamodb_table,

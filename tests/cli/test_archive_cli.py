@@ -52,10 +52,14 @@ def test_archive_cli_table_rerun_says_already_archived(offline_settings: Setting
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("archive", "PILL", "FDA_NDC", *FILES, "--date", "2019-04-29"), "unknown entity type 'PILL'"),
-        (("archive", "DRUG", "NDC_FDA", *FILES, "--date", "2019-04-29"), "unknown source 'NDC_FDA'"),
-        (("archive", "DRUG", "FDA_NDC", *FILES, "--date", "29/04/2019"), "--date must be YYYY-MM-DD"),
-        (("archive", "DRUG", "FDA_NDC", FILES[0], "--date", "2019-04-29"), "lacks member(s) package"),
+        (("archive", "PILL", "FDA_NDC", *FILES, "--date", "2019-04-29"),
+         "unknown entity type 'PILL'"),
+        (("archive", "DRUG", "NDC_FDA", *FILES, "--date", "2019-04-29"),
+         "unknown source 'NDC_FDA'"),
+        (("archive", "DRUG", "FDA_NDC", *FILES, "--date", "29/04/2019"),
+         "--date must be YYYY-MM-DD"),
+        (("archive", "DRUG", "FDA_NDC", FILES[0], "--date", "2019-04-29"),
+         "lacks member(s) package"),
     ],
     ids=["unknown-entity", "unknown-source", "bad-date", "member-missing"],
 )
@@ -75,7 +79,8 @@ def test_archive_cli_different_bytes_for_archived_date_exits_2(
     changed = tmp_path / "product.txt"
     changed.write_bytes(Path(FILES[0]).read_bytes().replace(b"Strattera", b"Strattera2"))
     capsys.readouterr()
-    code = _run(offline_settings, "archive", "DRUG", "FDA_NDC", str(changed), FILES[1], "--date", "2019-04-29")
+    code = _run(offline_settings, "archive", "DRUG", "FDA_NDC", str(changed), FILES[1], "--date",
+                "2019-04-29")
     assert code == 2
     assert "already archived" in capsys.readouterr().err
     assert _written(offline_settings) == before

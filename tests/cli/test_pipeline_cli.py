@@ -1,4 +1,5 @@
-"""``ppstack ingest`` / ``run`` / ``status`` end to end: archive, real stage, close, insert, sync."""
+"""``ppstack ingest`` / ``run`` / ``status`` end to end: archive, real stage, close, insert,
+sync."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def test_pipeline_cli_ingest_two_days_then_status(settings: Settings, sample_fil
                                                          ("2019-04-30", "synced")]
 
     late = invoke(settings, "run", "DRUG", "FDA_NDC", "--date", "2019-04-28")
-    assert isinstance(late.exception, Refused) and "replaying the raw archive" in str(late.exception)
+    assert isinstance(late.exception, Refused)
+    assert "replaying the raw archive" in str(late.exception)
 
 
 def test_pipeline_cli_status_without_batches_is_empty(offline_settings: Settings) -> None:

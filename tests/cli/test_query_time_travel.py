@@ -69,7 +69,8 @@ def count(settings: Settings, *options: str) -> int:
 
 
 def names(settings: Settings, *options: str) -> set[str]:
-    sql = f"SELECT DISTINCT proprietary_name FROM conformed.drug d WHERE d.product_ndc = '{RENAMED_PRODUCT.decode()}'"
+    sql = ("SELECT DISTINCT proprietary_name FROM conformed.drug d "
+           f"WHERE d.product_ndc = '{RENAMED_PRODUCT.decode()}'")
     return {r["proprietary_name"] for r in query(settings, sql, *options)}
 
 
@@ -162,4 +163,5 @@ def test_query_as_of_date_needs_a_conformed_table(offline_settings: Settings) ->
 def test_query_help_documents_as_of_date() -> None:
     result = CliRunner().invoke(cli, ["query", "--help"])
     assert result.exit_code == 0
-    assert "--as-of-date" in result.output and "ppstack query --as-of-date 2019-04-30" in result.output
+    assert "--as-of-date" in result.output
+    assert "ppstack query --as-of-date 2019-04-30" in result.output

@@ -68,7 +68,8 @@ def read_line_with(proc: subprocess.Popen[str], text: str) -> str:
     for line in proc.stdout:
         if text in line:
             return line
-    raise AssertionError(f"{text!r} never printed; stderr: {proc.stderr.read() if proc.stderr else ''}")
+    raise AssertionError(f"{text!r} never printed; stderr: "
+                         f"{proc.stderr.read() if proc.stderr else ''}")
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from ppstack.cli.main import cli
 
 BATCH = "20190429T060000.000000Z"
 COUNT_SQL = (f"SELECT ndc, marketing_start_date, ingestion_timestamp FROM staging.drug_batch "
-             f"WHERE ingestion_batch_id = '{BATCH}' AND ndc IN ('00002322730', '00002120030') ORDER BY ndc")
+             f"WHERE ingestion_batch_id = '{BATCH}' AND ndc IN ('00002322730', '00002120030') "
+             "ORDER BY ndc")
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +119,8 @@ def test_sql_render_all_prints_the_step_definition_with_contexts(tmp_path: Path)
     batch = BatchParams.build(settings, DRUG, "FDA_NDC", "2019-04-29", BATCH)
     assert STAGE.definition is not None
     statements = STAGE.definition.statements(batch, nothing_written)
-    headers = [line for line in out.splitlines() if line.startswith("-- ") and " in catalog " in line]
+    headers = [line for line in out.splitlines()
+               if line.startswith("-- ") and " in catalog " in line]
     assert headers == [f"-- {s.template} in catalog AwsDataCatalog, database {s.context.database}"
                        for s in statements]
     assert all(s.sql.rstrip() in out for s in statements)

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
-def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+def _commands(group: click.Group,
+              prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
     out = []
     for name, cmd in sorted(group.commands.items()):
         out.append(((*prefix, name), cmd))
@@ -38,8 +39,10 @@ def _readme_command_lines() -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize(("path", "command"), _commands(cli), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
-def test_docs_every_command_has_help_with_example(path: tuple[str, ...], command: click.Command) -> None:
+@pytest.mark.parametrize(("path", "command"), _commands(cli),
+                         ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_docs_every_command_has_help_with_example(path: tuple[str, ...],
+                                                  command: click.Command) -> None:
     assert command.help, f"ppstack {' '.join(path)} has no help text"
     if not isinstance(command, click.Group):
         assert "Example" in command.help, f"ppstack {' '.join(path)} help has no example"

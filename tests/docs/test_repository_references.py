@@ -70,7 +70,8 @@ def test_repository_references_scan_finds_the_code() -> None:
 def test_repository_references_nothing_outside_the_repository() -> None:
     found = []
     for path in FILES:
-        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for n, line in enumerate(text.splitlines(), 1):
             for pattern in OUTSIDE:
                 if pattern.search(line):
                     found.append(f"{_rel(path)}:{n}: {line.strip()}")

@@ -80,7 +80,8 @@ def _row(*values: str | None) -> dict[str, Any]:
 
 def _page(stub: Stubber, rows: list[dict[str, Any]], columns: list[dict[str, Any]],
           token_in: str | None = None, token_out: str | None = None) -> None:
-    resp: dict[str, Any] = {"ResultSet": {"Rows": rows, "ResultSetMetadata": {"ColumnInfo": columns}}}
+    result_set = {"Rows": rows, "ResultSetMetadata": {"ColumnInfo": columns}}
+    resp: dict[str, Any] = {"ResultSet": result_set}
     if token_out:
         resp["NextToken"] = token_out
     params: dict[str, Any] = {"QueryExecutionId": QID, "MaxResults": 1000}
@@ -89,7 +90,8 @@ def _page(stub: Stubber, rows: list[dict[str, Any]], columns: list[dict[str, Any
     stub.add_response("get_query_results", resp, params)
 
 
-def test_execute_submits_to_workgroup_with_default_output(engine: AthenaEngine, stub: Stubber) -> None:
+def test_execute_submits_to_workgroup_with_default_output(engine: AthenaEngine,
+                                                          stub: Stubber) -> None:
     _start(stub, sql="SELECT 1 AS x")
     _state(stub, "SUCCEEDED")
     _page(stub, [_row("x"), _row("1")], [_col("x", "integer")])
@@ -132,11 +134,13 @@ def test_execute_backoff_is_capped_over_long_runs(engine: AthenaEngine, stub: St
     assert sleeps[-1] == engine.poll_max
 
 
-def test_execute_failed_raises_engine_error_with_reason(engine: AthenaEngine, stub: Stubber) -> None:
+def test_execute_failed_raises_engine_error_with_reason(engine: AthenaEngine,
+                                                        stub: Stubber) -> None:
     _start(stub)
     _state(stub, "RUNNING")
     _state(stub, "FAILED",
-           StateChangeReason="TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.raw.nope' does not exist",
+           StateChangeReason="TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.raw.nope' does not "
+                             "exist",
            AthenaError={"ErrorCategory": 2, "ErrorType": 1301, "Retryable": False})
     with pytest.raises(EngineError) as info:
         engine.execute("SELECT * FROM raw.nope")

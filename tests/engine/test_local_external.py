@@ -20,20 +20,24 @@ def staging(athena: Runner, bucket_dir: Path) -> Path:
     athena(STAGING_DDL)
     root = bucket_dir / "staging" / "ITEM"
     write_parquet(root / BATCH_1, "part-0.parquet", {
-        "id": ["a", "b"], "name": ["A", "B"], "qty": [1, 2], "start_date": ["2019-04-29", "2019-04-30"],
+        "id": ["a", "b"], "name": ["A", "B"], "qty": [1, 2],
+        "start_date": ["2019-04-29", "2019-04-30"],
         "ingestion_batch_id": ["ignored-file-value", "ignored-file-value"]})
     write_parquet(root / BATCH_2, "part-0.parquet", {
         "ID": ["c"], "name": ["C"], "start_date": ["2019-05-01"], "extra": ["x"]})
     return root
 
 
-def test_external_equality_reads_that_partition_with_path_value(athena: Runner, staging: Path) -> None:
+def test_external_equality_reads_that_partition_with_path_value(athena: Runner,
+                                                                staging: Path) -> None:
     r = athena(f"SELECT id, name, qty, start_date, ingestion_batch_id FROM staging.item_batch "
                f"WHERE ingestion_batch_id = '{BATCH_1}' ORDER BY id")
-    assert r.rows == [("a", "A", 1, date(2019, 4, 29), BATCH_1), ("b", "B", 2, date(2019, 4, 30), BATCH_1)]
+    assert r.rows == [("a", "A", 1, date(2019, 4, 29), BATCH_1),
+                      ("b", "B", 2, date(2019, 4, 30), BATCH_1)]
 
 
-def test_external_matches_columns_by_name_missing_null_extra_ignored(athena: Runner, staging: Path) -> None:
+def test_external_matches_columns_by_name_missing_null_extra_ignored(athena: Runner,
+                                                                     staging: Path) -> None:
     r = athena(f"SELECT * FROM staging.item_batch WHERE ingestion_batch_id = '{BATCH_2}'")
     assert r.columns == ["id", "name", "qty", "start_date", "ingestion_batch_id"]
     assert r.rows == [("c", "C", None, date(2019, 5, 1), BATCH_2)]
@@ -43,7 +47,8 @@ def test_external_equality_reads_only_the_pinned_partition(athena: Runner, stagi
     # A partition that cannot be read: touching it would fail the query.
     (staging / "20250105T000000.000000Z").mkdir()
     (staging / "20250105T000000.000000Z" / "broken.parquet").write_bytes(b"not parquet")
-    r = athena(f"SELECT count(*) FROM staging.item_batch s WHERE s.ingestion_batch_id = '{BATCH_2}'")
+    r = athena("SELECT count(*) FROM staging.item_batch s "
+               f"WHERE s.ingestion_batch_id = '{BATCH_2}'")
     assert r.scalar() == 1
     with pytest.raises(EngineError, match="Parquet"):
         athena("SELECT count(*) FROM staging.item_batch")
@@ -55,7 +60,8 @@ def test_external_without_equality_reads_every_partition(athena: Runner, staging
 
 
 def test_external_in_list_reads_listed_partitions(athena: Runner, staging: Path) -> None:
-    r = athena(f"SELECT count(*) FROM staging.item_batch WHERE ingestion_batch_id IN ('{BATCH_1}', '{BATCH_2}')")
+    r = athena(f"SELECT count(*) FROM staging.item_batch WHERE ingestion_batch_id IN ('{BATCH_1}', "
+               f"'{BATCH_2}')")
     assert r.scalar() == 3
 
 
@@ -70,7 +76,8 @@ def test_external_empty_is_relation_with_declared_columns(athena: Runner) -> Non
 
 def test_external_subquery_equality_pins_only_its_own_table(athena: Runner, staging: Path) -> None:
     r = athena(f"""
-        SELECT a.id, b.id FROM (SELECT id FROM staging.item_batch WHERE ingestion_batch_id = '{BATCH_1}') AS a
+        SELECT a.id, b.id
+        FROM (SELECT id FROM staging.item_batch WHERE ingestion_batch_id = '{BATCH_1}') AS a
         CROSS JOIN (SELECT id FROM staging.item_batch WHERE ingestion_batch_id = '{BATCH_2}') AS b
         ORDER BY 1""")
     assert r.rows == [("a", "c"), ("b", "c")]
@@ -88,7 +95,8 @@ def test_create_external_twice_without_if_not_exists_fails(athena: Runner, stagi
 
 def test_describe_and_show_tables_list_external_table(athena: Runner, staging: Path) -> None:
     assert athena("SHOW TABLES IN staging").rows == [("item_batch",)]
-    assert athena("DESCRIBE staging.item_batch").rows[-1] == ("ingestion_batch_id", "string", "partition key")
+    assert athena("DESCRIBE staging.item_batch").rows[-1] == ("ingestion_batch_id", "string",
+                                                              "partition key")
 
 
 def test_drop_external_table_keeps_files(athena: Runner, staging: Path) -> None:
@@ -123,7 +131,9 @@ AS SELECT {select}
 
 def test_ctas_writes_parquet_and_registers_table(athena: Runner, bucket_dir: Path) -> None:
     athena("CREATE DATABASE staging")
-    sql = CTAS.format(batch=BATCH_1, select="id, DATE '2019-04-29' AS d, n FROM (VALUES ('a', 1), ('b', 2)) AS t(id, n)")
+    sql = CTAS.format(batch=BATCH_1,
+                      select="id, DATE '2019-04-29' AS d, n FROM (VALUES ('a', 1), ('b', 2)) AS "
+                             "t(id, n)")
     assert athena(sql).rowcount == 2
     files = [p.name for p in (bucket_dir / "staging" / "ITEM" / BATCH_1).iterdir()]
     assert len(files) == 1 and files[0].endswith(".parquet") and not files[0].startswith((".", "_"))
@@ -174,10 +184,12 @@ def test_ctas_existing_table_name_refused(athena: Runner) -> None:
 
 def test_insert_into_external_adds_a_new_file(athena: Runner, staging: Path) -> None:
     before = list((staging / BATCH_1).iterdir())
-    r = athena(f"INSERT INTO staging.item_batch (id, name, ingestion_batch_id) VALUES ('z', 'Z', '{BATCH_1}')")
+    r = athena("INSERT INTO staging.item_batch (id, name, ingestion_batch_id) VALUES ('z', 'Z', "
+               f"'{BATCH_1}')")
     assert r.rowcount == 1
     assert len(list((staging / BATCH_1).iterdir())) == len(before) + 1
-    rows = athena(f"SELECT id, qty FROM staging.item_batch WHERE ingestion_batch_id = '{BATCH_1}' ORDER BY id")
+    rows = athena(f"SELECT id, qty FROM staging.item_batch WHERE ingestion_batch_id = '{BATCH_1}' "
+                  "ORDER BY id")
     assert rows.rows == [("a", 1), ("b", 2), ("z", None)]
 
 

@@ -28,11 +28,14 @@ def test_invariants_good_history_passes() -> None:
     ([], [row("1", "2025-01-01"), row("1", "2025-01-02")], "current rows"),
     ([], [{**row("1", "2025-01-01"), "is_current": False}], "is_current=False"),
     ([], [row("1", "2025-01-03", "2025-01-02")], ">= active_to"),
-    ([], [row("1", "2025-01-01", "2025-01-05", "b1"), row("1", "2025-01-03", batch="b2")], "overlap"),
+    ([], [row("1", "2025-01-01", "2025-01-05", "b1"), row("1", "2025-01-03", batch="b2")],
+     "overlap"),
     ([], [row("1", "2025-01-01", "2025-01-02", "b2"), row("1", "2025-01-04", batch="b2")], "gap"),
     (GOOD_BEFORE, GOOD_AFTER[:2], "disappeared"),
-    ([row("1", "2025-01-01", "2025-01-02")], [row("1", "2025-01-01", "2025-01-03")], "closed version"),
-    (GOOD_BEFORE, [{**GOOD_BEFORE[0], "proprietary_name": "z"}, GOOD_BEFORE[1]], "more than closing"),
+    ([row("1", "2025-01-01", "2025-01-02")], [row("1", "2025-01-01", "2025-01-03")],
+     "closed version"),
+    (GOOD_BEFORE, [{**GOOD_BEFORE[0], "proprietary_name": "z"}, GOOD_BEFORE[1]],
+     "more than closing"),
 ])
 def test_invariants_violation_is_reported(before: list, after: list, expected: str) -> None:
     problems = check_invariants(before, after, "ndc", raise_on_violation=False)

@@ -21,7 +21,8 @@ FDA = SOURCES["FDA_NDC"]
 
 
 def _runtime(home: Path) -> Runtime:
-    return Runtime(load_settings(backend="local", home=str(home), dynamodb_endpoint="http://127.0.0.1:9"))
+    return Runtime(load_settings(backend="local", home=str(home),
+                                 dynamodb_endpoint="http://127.0.0.1:9"))
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,8 @@ def test_stage_strattera_fields_and_fingerprint(staged: tuple[Runtime, StageResu
     assert row["route"] == "ORAL"
     assert row["ingredient_list"] == "ATOMOXETINE HYDROCHLORIDE"
     assert row["package_ndc"] == "0002-3227-30"
-    assert row["package_description"] == "30 CAPSULE in 1 BOTTLE (0002-3227-30)"  # trailing space trimmed
+    # trailing space trimmed
+    assert row["package_description"] == "30 CAPSULE in 1 BOTTLE (0002-3227-30)"
     assert row["dea_schedule"] is None  # '' -> NULL
     assert str(row["marketing_start_date"]) == "2002-11-26"
     assert row["fingerprint"] == _python_fingerprint(row)
@@ -99,7 +101,8 @@ def test_stage_rerun_same_batch_is_noop(staged: tuple[Runtime, StageResult]) -> 
     again = stage(rt, DRUG, "FDA_NDC", DATE, BATCH)
     assert again.skipped == ["rejects", "batch"]
     assert rt.store.list(f"staging/DRUG/{BATCH}/") == files_before
-    assert (again.staged, again.rejected, again.duplicates) == (first.staged, first.rejected, first.duplicates)
+    assert (again.staged, again.rejected, again.duplicates) == (first.staged, first.rejected,
+                                                                first.duplicates)
 
 
 def test_stage_ctas_tables_dropped(staged: tuple[Runtime, StageResult]) -> None:
@@ -126,7 +129,8 @@ def test_stage_nothing_archived_refused(offline_settings) -> None:
         rt.close()
 
 
-def test_stage_labeler_on_sample(staged: tuple[Runtime, StageResult], sample_files: dict[str, Path]) -> None:
+def test_stage_labeler_on_sample(staged: tuple[Runtime, StageResult],
+                                 sample_files: dict[str, Path]) -> None:
     rt, _r = staged
     archive(rt, LABELER, FDA, [sample_files["product"], sample_files["package"]], DATE)
     result = stage(rt, LABELER, "FDA_NDC", DATE, BATCH)
@@ -173,12 +177,14 @@ def crafted(tmp_path_factory: pytest.TempPathFactory, sample_files: dict[str, Pa
 def test_stage_rejects_have_reasons(crafted: tuple[Runtime, StageResult]) -> None:
     rt, r = crafted
     rejects = rt.engine.execute(
-        f"SELECT * FROM staging.drug_rejects WHERE ingestion_batch_id = '{BATCH}' ORDER BY source_row"
+        f"SELECT * FROM staging.drug_rejects WHERE ingestion_batch_id = '{BATCH}' ORDER BY "
+        "source_row"
     ).dicts()
     codes = {x["raw_value"]: x["reason_code"] for x in rejects}
     assert codes == {"0002-9999-01": "no_product", "0002-3227-3O": "bad_ndc",
                      "0002-9999-30": "ndc_product_mismatch", "0002-3227-30": "duplicate"}
-    assert all(x["reason"] and x["source_file"] == "package.txt" and x["source_row"] > 0 for x in rejects)
+    assert all(x["reason"] and x["source_file"] == "package.txt" and x["source_row"] > 0
+               for x in rejects)
     assert r.reasons == {"no_product": 1, "bad_ndc": 1, "ndc_product_mismatch": 1}
     assert (r.rejected, r.duplicates) == (3, 1)
     assert r.rows_read == 2934 + len(EXTRA_PACKAGES)

@@ -60,7 +60,8 @@ def test_archive_txt_pair_writes_originals_renditions_and_manifest(rt: Runtime, 
         "product.txt": len(PRODUCT), "package.txt": len(PACKAGE)}
     assert manifest["members"]["product"]["rows"] == 2290
     assert manifest["members"]["package"]["rows"] == 2934
-    assert manifest["members"]["package"]["columns"][:3] == ["productid", "productndc", "ndcpackagecode"]
+    assert manifest["members"]["package"]["columns"][:3] == ["productid", "productndc",
+                                                             "ndcpackagecode"]
 
 
 def test_archive_rendition_is_exact_utf8_text_with_lineage(rt: Runtime, txt_pair) -> None:
@@ -78,20 +79,25 @@ def test_archive_rendition_is_exact_utf8_text_with_lineage(rt: Runtime, txt_pair
     assert [product.column(i)[0].as_py() for i in range(len(line2))] == line2
     suffixes = product.column("proprietarynamesuffix").to_pylist()
     assert any(s.endswith(" ") for s in suffixes)
-    assert not any("\r" in (v or "") for c in product.column_names[:-1] for v in product.column(c).to_pylist())
+    assert not any("\r" in (v or "") for c in product.column_names[:-1]
+                   for v in product.column(c).to_pylist())
 
 
 def test_archive_zip_rendition_names_zip_member(rt: Runtime, tmp_path: Path) -> None:
-    files = write(tmp_path, {"ndctext.zip": make_zip({"product.txt": PRODUCT, "package.txt": PACKAGE})})
+    files = write(tmp_path,
+                  {"ndctext.zip": make_zip({"product.txt": PRODUCT, "package.txt": PACKAGE})})
     result = archive(rt, DRUG, FDA, files, DATE)
     assert [f.name for f in result.files] == ["ndctext.zip"]
     assert rt.store.list("raw/") == ["raw/DRUG/FDA_NDC/2019-04-29/ndctext.zip"]
-    assert set(_rendition(rt, "package").column("_source_file").to_pylist()) == {"ndctext.zip!package.txt"}
+    sources = set(_rendition(rt, "package").column("_source_file").to_pylist())
+    assert sources == {"ndctext.zip!package.txt"}
 
 
-def test_archive_older_layout_adds_absent_declared_columns_as_null(rt: Runtime, tmp_path: Path) -> None:
+def test_archive_older_layout_adds_absent_declared_columns_as_null(rt: Runtime,
+                                                                   tmp_path: Path) -> None:
     lines = PACKAGE.split(b"\r\n")
-    old = b"\r\n".join(b"\t".join(ln.split(b"\t")[:-1]) if ln else ln for ln in lines)  # no SAMPLE_PACKAGE
+    # no SAMPLE_PACKAGE
+    old = b"\r\n".join(b"\t".join(ln.split(b"\t")[:-1]) if ln else ln for ln in lines)
     files = write(tmp_path, {"product.txt": PRODUCT, "package.txt": old})
     result = archive(rt, DRUG, FDA, files, DATE)
     assert result.members["package"].absent == ["sample_package"]
@@ -116,17 +122,20 @@ def test_archive_renditions_are_deterministic_across_homes(tmp_path: Path, txt_p
     assert stores[0] == stores[1] and len(stores[0]) == 2
 
 
-def test_archive_different_bytes_for_archived_date_is_refused(rt: Runtime, txt_pair, tmp_path: Path) -> None:
+def test_archive_different_bytes_for_archived_date_is_refused(rt: Runtime, txt_pair,
+                                                              tmp_path: Path) -> None:
     archive(rt, DRUG, FDA, txt_pair, DATE)
     before = _objects(rt)
-    changed = write(tmp_path / "changed", {"product.txt": PRODUCT.replace(b"Strattera", b"STRATTERA"),
+    changed = write(tmp_path / "changed",
+                    {"product.txt": PRODUCT.replace(b"Strattera", b"STRATTERA"),
                                            "package.txt": PACKAGE})
     with pytest.raises(AlreadyExists, match=r"already archived with .*product\.txt"):
         archive(rt, DRUG, FDA, changed, DATE)
     assert _objects(rt) == before
 
 
-def test_archive_different_file_set_for_archived_date_is_refused(rt: Runtime, txt_pair, tmp_path: Path) -> None:
+def test_archive_different_file_set_for_archived_date_is_refused(rt: Runtime, txt_pair,
+                                                                 tmp_path: Path) -> None:
     archive(rt, DRUG, FDA, txt_pair, DATE)
     before = _objects(rt)
     z = write(tmp_path, {"ndctext.zip": make_zip({"product.txt": PRODUCT, "package.txt": PACKAGE})})
@@ -148,7 +157,8 @@ def test_archive_completes_after_crash_with_originals_only(rt: Runtime, txt_pair
     assert len(_objects(rt)) == 5
 
 
-def test_archive_completes_after_crash_with_one_rendition(rt: Runtime, txt_pair, tmp_path: Path) -> None:
+def test_archive_completes_after_crash_with_one_rendition(rt: Runtime, txt_pair,
+                                                          tmp_path: Path) -> None:
     ref = Runtime(load_settings(backend="local", home=str(tmp_path / "ref")))
     archive(ref, DRUG, FDA, txt_pair, DATE)
     for key, data in _objects(ref).items():
@@ -161,7 +171,9 @@ def test_archive_completes_after_crash_with_one_rendition(rt: Runtime, txt_pair,
 def test_archive_crash_leftover_with_different_bytes_is_refused(rt: Runtime, txt_pair) -> None:
     _crash_after_originals(rt, {"product.txt": PRODUCT + b"x"})
     before = _objects(rt)
-    with pytest.raises(AlreadyExists, match=r"raw/DRUG/FDA_NDC/2019-04-29/product\.txt already exists with different bytes"):
+    with pytest.raises(AlreadyExists,
+                       match=r"raw/DRUG/FDA_NDC/2019-04-29/product\.txt already exists with "
+                             r"different bytes"):
         archive(rt, DRUG, FDA, txt_pair, DATE)
     assert _objects(rt) == before
 
@@ -182,7 +194,8 @@ BAD = [
                                  "package.txt": PACKAGE}, "matches no member"),
     ("wrong-delimiter", {"product.txt": PRODUCT, "package.txt": PACKAGE.replace(b"\t", b",")},
      "package.txt: line 1 looks comma-separated"),
-    ("undecodable", {"product.txt": PRODUCT.replace(b"Abell\xf3", b"Abell\x90", 1), "package.txt": PACKAGE},
+    ("undecodable",
+     {"product.txt": PRODUCT.replace(b"Abell\xf3", b"Abell\x90", 1), "package.txt": PACKAGE},
      "byte 0x90 cannot be decoded"),
     ("zip-without-members", {"ndctext.zip": make_zip({"notes.txt": b"A\tB\r\n1\t2\r\n"})},
      "ndctext.zip!notes.txt: the header matches no member"),
@@ -198,7 +211,8 @@ def test_archive_bad_input_writes_nothing(rt: Runtime, tmp_path: Path, files, me
 
 def test_archive_missing_required_column_names_it(rt: Runtime, tmp_path: Path) -> None:
     bad = PRODUCT.replace(b"\tROUTENAME\t", b"\tROUTE\t", 1)
-    with pytest.raises(BadInput, match=r"product\.txt \(product\): missing required column\(s\) ROUTENAME"):
+    with pytest.raises(BadInput,
+                       match=r"product\.txt \(product\): missing required column\(s\) ROUTENAME"):
         archive(rt, DRUG, FDA, write(tmp_path, {"product.txt": bad, "package.txt": PACKAGE}), DATE)
     assert rt.store.list("raw/") == [] and rt.store.list("raw_tabular/") == []
 
@@ -216,7 +230,8 @@ def test_load_manifest_of_unarchived_date_is_not_found(rt: Runtime) -> None:
 
 
 @pytest.mark.slow
-def test_archive_full_fda_files_counts_every_row(rt: Runtime, full_fda_files: dict[str, Path]) -> None:
+def test_archive_full_fda_files_counts_every_row(rt: Runtime,
+                                                 full_fda_files: dict[str, Path]) -> None:
     result = archive(rt, DRUG, FDA, [full_fda_files["product"], full_fda_files["package"]], DATE)
     assert result.members["product"].rows == 128241
     assert result.members["package"].rows == 243960
@@ -233,7 +248,8 @@ def _leftover_rendition(rt: Runtime, ref: Runtime, mutate) -> None:
     rt.store.put(key, buf.getvalue(), if_none_match=True)
 
 
-def test_archive_crash_leftover_rendition_with_same_content_is_kept(rt: Runtime, txt_pair, tmp_path: Path) -> None:
+def test_archive_crash_leftover_rendition_with_same_content_is_kept(rt: Runtime, txt_pair,
+                                                                    tmp_path: Path) -> None:
     ref = Runtime(load_settings(backend="local", home=str(tmp_path / "ref")))
     archive(ref, DRUG, FDA, txt_pair, DATE)
     _leftover_rendition(rt, ref, lambda t: t)
@@ -243,11 +259,13 @@ def test_archive_crash_leftover_rendition_with_same_content_is_kept(rt: Runtime,
         ref.store.get(result.members["package"].key))))
 
 
-def test_archive_crash_leftover_rendition_with_other_content_is_refused(rt: Runtime, txt_pair, tmp_path: Path) -> None:
+def test_archive_crash_leftover_rendition_with_other_content_is_refused(rt: Runtime, txt_pair,
+                                                                        tmp_path: Path) -> None:
     ref = Runtime(load_settings(backend="local", home=str(tmp_path / "ref")))
     archive(ref, DRUG, FDA, txt_pair, DATE)
     _leftover_rendition(rt, ref, lambda t: t.slice(1))
     before = _objects(rt)
-    with pytest.raises(AlreadyExists, match=r"package\.parquet already exists with different content"):
+    with pytest.raises(AlreadyExists,
+                       match=r"package\.parquet already exists with different content"):
         archive(rt, DRUG, FDA, txt_pair, DATE)
     assert _objects(rt) == before

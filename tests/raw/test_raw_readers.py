@@ -90,7 +90,8 @@ def _text_reference() -> dict[str, object]:
     return {m: d.members[m].table for m in ("product", "package")}
 
 
-@pytest.mark.parametrize("form", ["xlsx-workbook", "xlsx-per-member", "xls-workbook", "xls-per-member"])
+@pytest.mark.parametrize("form",
+                         ["xlsx-workbook", "xlsx-per-member", "xls-workbook", "xls-per-member"])
 def test_read_delivery_spreadsheet_forms_match_text(form: str) -> None:
     g = _grids()
     make = make_xlsx if form.startswith("xlsx") else make_xls
@@ -98,13 +99,15 @@ def test_read_delivery_spreadsheet_forms_match_text(form: str) -> None:
     if form.endswith("workbook"):
         files = {f"ndc.{ext}": make(g)}
     else:
-        files = {f"p1.{ext}": make({"Sheet1": g["product"]}), f"p2.{ext}": make({"Sheet1": g["package"]})}
+        files = {f"p1.{ext}": make({"Sheet1": g["product"]}),
+                 f"p2.{ext}": make({"Sheet1": g["package"]})}
     d = _read(files)
     ref = _text_reference()
     for member in ("product", "package"):
         assert d.members[member].table.equals(ref[member]), member
         assert d.members[member].encoding == ext
-    assert any("Abell\u00f3" in v for v in d.members["product"].table.column("labelername").to_pylist())
+    names = d.members["product"].table.column("labelername").to_pylist()
+    assert any("Abell\u00f3" in v for v in names)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +126,8 @@ def _header_only(data: bytes) -> bytes:
 def _drop_column(data: bytes, name: bytes) -> bytes:
     lines = data.split(b"\r\n")
     idx = lines[0].split(b"\t").index(name)
-    out = [b"\t".join(f for i, f in enumerate(ln.split(b"\t")) if i != idx) if ln else ln for ln in lines]
+    out = [b"\t".join(f for i,
+                      f in enumerate(ln.split(b"\t")) if i != idx) if ln else ln for ln in lines]
     return b"\r\n".join(out)
 
 
@@ -155,7 +159,8 @@ BAD_INPUTS = [
     ("short-row", {"product.txt": PRODUCT,
                    "package.txt": _replace_line(PACKAGE, 10, _PKG_LINE_10.rsplit(b"\t", 1)[0])},
      ["package.txt", "line 10", "7 fields", "header has 8"]),
-    ("long-row", {"product.txt": PRODUCT, "package.txt": _replace_line(PACKAGE, 10, _PKG_LINE_10 + b"\tx")},
+    ("long-row",
+     {"product.txt": PRODUCT, "package.txt": _replace_line(PACKAGE, 10, _PKG_LINE_10 + b"\tx")},
      ["package.txt", "line 10", "9 fields"]),
     ("blank-line", {"product.txt": PRODUCT, "package.txt": _replace_line(PACKAGE, 10, b"")},
      ["package.txt", "line 10", "blank"]),
@@ -169,7 +174,8 @@ BAD_INPUTS = [
     ("zip-missing-package", {"ndctext.zip": make_zip({"product.txt": PRODUCT})},
      ["lacks member(s) package", "NDCPACKAGECODE", "ndctext.zip!product.txt"]),
     ("member-missing", {"product.txt": PRODUCT}, ["lacks member(s) package", "product.txt"]),
-    ("two-files-one-member", {"product.txt": PRODUCT, "product2.txt": PRODUCT, "package.txt": PACKAGE},
+    ("two-files-one-member",
+     {"product.txt": PRODUCT, "product2.txt": PRODUCT, "package.txt": PACKAGE},
      ["two files for member 'product'", "product.txt", "product2.txt"]),
     ("unknown-file-type", {"product.pdf": b"%PDF-1.4", "package.txt": PACKAGE},
      ["product.pdf", "unknown file type"]),
@@ -184,8 +190,10 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("files", "fragments"), [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS])
-def test_read_delivery_bad_input_names_file_and_place(files: dict[str, bytes], fragments: list[str]) -> None:
+@pytest.mark.parametrize(("files", "fragments"), [c[1:] for c in BAD_INPUTS],
+                         ids=[c[0] for c in BAD_INPUTS])
+def test_read_delivery_bad_input_names_file_and_place(files: dict[str, bytes],
+                                                      fragments: list[str]) -> None:
     with pytest.raises(BadInput) as e:
         _read(files)
     for fragment in fragments:

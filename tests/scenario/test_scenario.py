@@ -47,7 +47,8 @@ def _write_synthetic(d: Path) -> tuple[Path, Path]:
     products, packages = [PRODUCT_HEADER], [PACKAGE_HEADER]
     for i in range(60):
         shape = i % 3
-        labeler, prod = [("1234", f"{i:04d}"), (f"5{i:04d}", f"{i:03d}"), ("67890", f"{i:04d}")][shape]
+        labeler, prod = [("1234", f"{i:04d}"), (f"5{i:04d}", f"{i:03d}"),
+                         ("67890", f"{i:04d}")][shape]
         pndc = f"{labeler}-{prod}"
         pid = f"{pndc}_{i:08x}-0000-4000-8000-000000000000"
         flag = "E" if i % 17 == 5 else "N"
@@ -258,7 +259,8 @@ def test_derive_scenario_unchanged_keys_have_same_business_text(scenario):
 def test_load_scenario_round_trips(scenario):
     loaded = load_scenario(scenario.out_dir)
     assert loaded.to_dict() == scenario.to_dict()
-    assert [s.expected_keys for s in loaded.snapshots] == [s.expected_keys for s in scenario.snapshots]
+    assert ([s.expected_keys for s in loaded.snapshots]
+            == [s.expected_keys for s in scenario.snapshots])
 
 
 def test_derive_scenario_rerun_removes_stale_dates(synthetic, tmp_path):
@@ -306,7 +308,8 @@ def test_derive_scenario_bundled_extract_consistent(sample_dir_files, tmp_path):
     s = derive_scenario(*sample_dir_files, tmp_path, dates=DATES, seed=7)
     for prev, cur in _pairs(s):
         assert cur.expected_keys == set(_drug(tmp_path / cur.date))
-        assert cur.expected_keys - prev.expected_keys == {r.ndc11 for r in (*cur.new, *cur.reactivated)}
+        assert cur.expected_keys - prev.expected_keys == {r.ndc11 for r in (*cur.new,
+                                                                            *cur.reactivated)}
         assert prev.expected_keys - cur.expected_keys == {r.ndc11 for r in cur.disappeared}
         assert cur.new and cur.changed and cur.disappeared and cur.duplicates
     _assert_changes_in_files(s)

@@ -19,7 +19,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_find_dynalite_without_node_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_find_dynalite_without_node_names_the_fix(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no node anywhere
     with pytest.raises(ServiceUnavailable, match="Node.js is not installed"):
         dynalite.find_dynalite()

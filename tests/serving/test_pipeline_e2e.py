@@ -1,7 +1,8 @@
 """End to end with the real pipeline: staging (prepared Parquet) -> close MERGE -> insert ->
 the pipeline's sync step, on the real local engine (DuckDB + pyiceberg) and dynalite; then
 reconcile through the engine reports nothing and the ledger holds the write counts. Only the
-stage step is swapped, for one writing the batch's staging Parquet (``tests/staging_support.py``)."""
+stage step is swapped, for one writing the batch's staging Parquet
+(``tests/staging_support.py``)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ BATCHES = [
     ("2025-01-03", {"00000000001": {"proprietary_name": "Prozac", "labeler_name": "Eli Lilly"},
                     "00000000002": {"proprietary_name": "Advil"},
                     "00000000003": {"proprietary_name": "Tylenol"}}),
-    ("2025-01-10", {"00000000001": {"proprietary_name": "Prozac Weekly", "labeler_name": "Eli Lilly"},
+    ("2025-01-10",
+     {"00000000001": {"proprietary_name": "Prozac Weekly", "labeler_name": "Eli Lilly"},
                     "00000000003": {"proprietary_name": "Tylenol"}}),
-    ("2025-01-17", {"00000000001": {"proprietary_name": "Prozac Weekly", "labeler_name": "Eli Lilly"},
+    ("2025-01-17",
+     {"00000000001": {"proprietary_name": "Prozac Weekly", "labeler_name": "Eli Lilly"},
                     "00000000002": {"proprietary_name": "Advil Migraine"}}),
 ]
 

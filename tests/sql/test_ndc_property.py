@@ -26,7 +26,9 @@ def _template_expressions() -> tuple[exp.Expression, exp.Expression]:
                              read="athena")
     found: dict[str, exp.Expression] = {}
     for alias in tree.find_all(exp.Alias):
-        if alias.alias in ("code", "ndc") and alias.alias not in found and not isinstance(alias.this, exp.Column):
+        if alias.alias in ("code",
+                           "ndc") and alias.alias not in found and not isinstance(alias.this,
+                                                                                  exp.Column):
             found[alias.alias] = alias.this
     return found["code"], found["ndc"]
 
@@ -34,7 +36,8 @@ def _template_expressions() -> tuple[exp.Expression, exp.Expression]:
 def sql_normalize(engine: LocalEngine, codes: list[str]) -> list[str | None]:
     code_expr, ndc_expr = _template_expressions()
     code_expr = code_expr.copy().transform(
-        lambda n: exp.column("raw") if isinstance(n, exp.Column) and n.name == "ndcpackagecode" else n)
+        lambda n: exp.column("raw") if isinstance(n,
+                                                  exp.Column) and n.name == "ndcpackagecode" else n)
     values = ", ".join(f"({i}, '{c.replace(chr(39), chr(39) * 2)}')" for i, c in enumerate(codes))
     sql = (f"SELECT i, {ndc_expr.sql('athena')} AS ndc FROM ("
            f"SELECT i, {code_expr.sql('athena')} AS code FROM (VALUES {values}) AS t(i, raw)) "
@@ -61,13 +64,15 @@ def shaped(draw: st.DrawFn) -> str:
 
 
 VALID = st.sampled_from([(4, 4, 2), (5, 3, 2), (5, 4, 1), (5, 4, 2)]).flatmap(
-    lambda shape: st.tuples(*(st.text(DIGITS, min_size=n, max_size=n) for n in shape)).map("-".join))
+    lambda shape: st.tuples(*(st.text(DIGITS, min_size=n,
+                                      max_size=n) for n in shape)).map("-".join))
 PLAIN = st.text(DIGITS, min_size=9, max_size=12)
 NOISE = st.text(DIGITS + "-aZ" + WHITESPACE, max_size=16)
 CODES = st.one_of(VALID, shaped(), PLAIN, NOISE)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(CODES, min_size=1, max_size=40))
 def test_ndc_sql_matches_python_for_random_codes(engine: LocalEngine, codes: list[str]) -> None:
     assert sql_normalize(engine, codes) == [normalize_ndc(c) for c in codes]

@@ -30,7 +30,8 @@ def test_include_inlines_fragment_recursively() -> None:
 
 def test_include_indented_like_the_include_line() -> None:
     fragments = {"f": "x,\ny,\n\nz\n"}
-    assert expand_includes("SELECT\n  {{> f}}\nFROM t", fragments.get) == "SELECT\n  x,\n  y,\n\n  z\nFROM t"
+    assert expand_includes("SELECT\n  {{> f}}\nFROM t",
+                           fragments.get) == "SELECT\n  x,\n  y,\n\n  z\nFROM t"
 
 
 def test_include_after_text_on_its_line_not_indented() -> None:
@@ -52,7 +53,9 @@ def test_include_cycle_refused(fragments: dict[str, str], chain: str) -> None:
 
 
 def test_include_missing_fragment_refused_with_its_path() -> None:
-    with pytest.raises(BadInput, match=r"no SQL fragment 'nope' \(included by fragment 'a'\).*fragments/nope\.sql"):
+    with pytest.raises(BadInput,
+                       match=r"no SQL fragment 'nope' \(included by fragment "
+                             r"'a'\).*fragments/nope\.sql"):
         expand_includes("{{> a}}", {"a": "{{> nope}}"}.get)
 
 

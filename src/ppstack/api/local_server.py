@@ -149,8 +149,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         if split.path == "/openapi.yaml":
             if method not in ("GET", "HEAD"):
-                return self._proxy(error_response(MethodNotAllowed(f"{method} is not allowed here")),
-                                   allow="GET, HEAD")
+                refused = MethodNotAllowed(f"{method} is not allowed here")
+                return self._proxy(error_response(refused), allow="GET, HEAD")
             return 200, {"Content-Type": "application/yaml"}, openapi_document()
         found = match(split.path)
         if found is None:
@@ -160,7 +160,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         if method == "OPTIONS":
             return 204, dict(CORS_HEADERS), b""
         if method != "GET":
-            return self._proxy(error_response(MethodNotAllowed(f"{method} is not allowed on {resource}")),
+            return self._proxy(error_response(MethodNotAllowed(f"{method} is not allowed on "
+                                                               f"{resource}")),
                                allow=ALLOWED_METHODS)
         event = build_event(method, split.path, split.query, list(self.headers.items()),
                             resource, params, self.client_address[0])
@@ -187,7 +188,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         self._dispatch("HEAD")
 
     def __getattr__(self, name: str) -> Any:
-        """Any other method (POST, DELETE, even QUERY or BREW) gets the 405 envelope, never a 501."""
+        """Any other method (POST, DELETE, even QUERY or BREW) gets the 405 envelope, never a
+        501."""
         if name.startswith("do_"):
             method = name[3:]
 

@@ -44,7 +44,8 @@ def _query_command() -> click.Command:
         \b
         Example:
           ppstack query "SELECT count(*) FROM conformed.drug WHERE is_current"
-          ppstack query "SELECT * FROM staging.drug_batch WHERE ingestion_batch_id = '20250103T060012.123456Z' LIMIT 5" --format json
+          ppstack query --format json "SELECT * FROM staging.drug_batch
+            WHERE ingestion_batch_id = '20250103T060012.123456Z' LIMIT 5"
 
         Time travel on conformed.<entity> tables: --as-of-date D reads the versions in force on
         day D (business time, active_from <= D < active_to); --as-of-snapshot / --as-of-time
@@ -52,8 +53,10 @@ def _query_command() -> click.Command:
         as the table stood at that snapshot.
 
         \b
-          ppstack query --as-of-date 2019-04-30 "SELECT ndc, proprietary_name FROM conformed.drug WHERE ndc = '00002080001'"
-          ppstack query --as-of-date 2019-04-30 --as-of-snapshot 4431203399921377214 "SELECT count(*) FROM conformed.drug"
+          ppstack query --as-of-date 2019-04-30 "SELECT ndc, proprietary_name
+            FROM conformed.drug WHERE ndc = '00002080001'"
+          ppstack query --as-of-date 2019-04-30 --as-of-snapshot 4431203399921377214
+            "SELECT count(*) FROM conformed.drug"
         """
         from ppstack.sql.timetravel import as_of
 
@@ -91,7 +94,8 @@ def sql_group() -> None:
 TEMPLATE is a step alias or a template name. Steps: {', '.join(STEP_TEMPLATES)}.
 The steps stage, close and insert print their statement as the pipeline runs it, headed by its
 execution context (catalog, database); with --all every statement of the step, in order.
---backend aws (here or on ppstack) renders conformed tables as "s3tablescatalog/<table bucket>"."conformed"."<entity>".
+--backend aws (here or on ppstack) renders conformed tables as
+"s3tablescatalog/<table bucket>"."conformed"."<entity>".
 
 \b
 Example:
@@ -131,7 +135,8 @@ def render_command(ctx: click.Context, template: str, entity: str, source: str |
 @click.argument("source")
 @click.option("--date", "ingest_date", required=True, metavar="YYYY-MM-DD",
               help="Ingest date of the archived delivery to stage.")
-@click.option("--batch-id", default=None, help="Batch id (default: a new one). Re-running a batch id is a no-op.")
+@click.option("--batch-id", default=None,
+              help="Batch id (default: a new one). Re-running a batch id is a no-op.")
 @format_option(rows=False)
 @click.pass_context
 def stage_command(ctx: click.Context, entity: str, source: str, ingest_date: str,
@@ -141,7 +146,8 @@ def stage_command(ctx: click.Context, entity: str, source: str, ingest_date: str
     \b
     Example:
       ppstack stage DRUG FDA_NDC --date 2019-04-29
-      ppstack stage LABELER FDA_NDC --date 2019-04-29 --batch-id 20190429T060000.000000Z --format json
+      ppstack stage LABELER FDA_NDC --date 2019-04-29 --format json
+        --batch-id 20190429T060000.000000Z
     """
     from ppstack.pipeline.stage import stage
 

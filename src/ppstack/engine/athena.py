@@ -100,7 +100,8 @@ CONVERTERS: dict[str, Callable[[str], Any]] = {
 
 
 def base_type(type_name: str) -> str:
-    """``decimal(10,2)`` -> ``decimal``; ``varchar(20)`` -> ``varchar``; ``timestamp(3)`` -> ``timestamp``."""
+    """``decimal(10,2)`` -> ``decimal``; ``varchar(20)`` -> ``varchar``; ``timestamp(3)`` ->
+    ``timestamp``."""
     name = type_name.strip().lower()
     name = re.sub(r"\(.*?\)", "", name).strip()
     return re.sub(r"\s+", " ", name)

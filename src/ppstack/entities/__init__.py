@@ -28,4 +28,5 @@ def get_source(entity: EntitySpec, name: str) -> Source:
     return SOURCES[name.upper()]
 
 
-__all__ = ["DRUG", "ENTITIES", "LABELER", "SOURCES", "EntitySpec", "Source", "get_entity", "get_source"]
+__all__ = ["DRUG", "ENTITIES", "LABELER", "SOURCES", "EntitySpec", "Source", "get_entity",
+           "get_source"]

@@ -6,7 +6,8 @@ from ppstack.entities.spec import Member, Source
 
 FDA_NDC = Source(
     name="FDA_NDC",
-    doc="FDA National Drug Code Directory: product.txt + package.txt (tab-delimited, Windows-1252, CRLF)",
+    doc="FDA National Drug Code Directory: product.txt + package.txt (tab-delimited, Windows-1252, "
+        "CRLF)",
     # The NDC Directory's text files as one zip, republished daily.
     # ref: https://www.fda.gov/drugs/drug-approvals-and-databases/national-drug-code-directory
     url="https://www.accessdata.fda.gov/cder/ndctext.zip",

@@ -3,7 +3,8 @@
 Every SCD2 test calls ``check_invariants(before, after, key)`` after every batch, and the runner
 can call it too. It works on plain row dicts (``Result.dicts()`` of ``SELECT *``), so it does not
 care which engine produced them, and it knows nothing about how the rows were written: it is the
-independent statement of what "history that is never lost" means (docs/data-rules.md#conformed-scd2):
+independent statement of what "history that is never lost" means
+(docs/data-rules.md#conformed-scd2):
 
 1. at most one current row per key;
 2. ``is_current`` exactly when ``active_to = 9999-12-31``;
@@ -79,17 +80,21 @@ def _table_violations(rows: list[dict[str, Any]], key: str) -> list[str]:
         versions.sort(key=lambda v: v["active_from"])
         for earlier, later in zip(versions, versions[1:], strict=False):
             if earlier["is_current"]:
-                problems.append(f"{key}={k}: current version {earlier['active_from']} is not the latest")
+                problems.append(f"{key}={k}: current version {earlier['active_from']} is not the "
+                                "latest")
             if earlier["active_to"] > later["active_from"]:
                 problems.append(
-                    f"{key}={k}: versions overlap ({earlier['active_from']}..{earlier['active_to']} "
+                    f"{key}={k}: versions overlap "
+                    f"({earlier['active_from']}..{earlier['active_to']} "
                     f"and {later['active_from']}..)"
                 )
             same_batch = earlier.get("ingestion_batch_id") == later.get("ingestion_batch_id")
             if same_batch and earlier["active_to"] != later["active_from"]:
                 problems.append(
-                    f"{key}={k}: changed in batch {later.get('ingestion_batch_id')} but the old version "
-                    f"ends {earlier['active_to']} and the new one starts {later['active_from']} (gap)"
+                    f"{key}={k}: changed in batch {later.get('ingestion_batch_id')} but the old "
+                    "version "
+                    f"ends {earlier['active_to']} and the new one starts {later['active_from']} "
+                    "(gap)"
                 )
     return problems
 
@@ -118,7 +123,8 @@ def _history_violations(before: list[dict[str, Any]], after: list[dict[str, Any]
                 f"{sorted(changed - CLOSE_CHANGES)}"
             )
         elif changed and new["is_current"]:
-            problems.append(f"{key}={vid[0]} current version from {vid[1]} was restamped but not closed")
+            problems.append(f"{key}={vid[0]} current version from {vid[1]} was restamped but not "
+                            "closed")
     return problems
 
 

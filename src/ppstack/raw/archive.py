@@ -110,7 +110,8 @@ def archive_inputs(rt: Runtime, entity: EntitySpec, source: Source,
     store = rt.store
     e, s, d = entity.name, source.name, ingest_date
     mkey = layout.manifest_key(e, s, d)
-    files = [ArchivedFile(f.name, layout.raw_key(e, s, d, f.name), f.size, f.sha256) for f in inputs]
+    files = [ArchivedFile(f.name, layout.raw_key(e, s, d, f.name), f.size,
+                          f.sha256) for f in inputs]
 
     done = _existing_manifest(store, mkey, files)
     if done is not None:
@@ -204,7 +205,8 @@ def _existing_manifest(store: ObjectStore, mkey: str,
 
 
 def _describe(files: list[ArchivedFile]) -> str:
-    return ", ".join(f"{f.name} (sha256 {f.sha256[:12]})" for f in sorted(files, key=lambda f: f.name))
+    return ", ".join(f"{f.name} (sha256 {f.sha256[:12]})" for f in sorted(files,
+                                                                          key=lambda f: f.name))
 
 
 def _refuse_conflicts(store: ObjectStore, e: str, s: str, d: str, originals: dict[str, bytes],

@@ -97,7 +97,8 @@ def read_delivery(source: Source, files: Sequence[InputFile]) -> Delivery:
                            "separator); rename the file")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise BadInput(f"two files share the name {', '.join(dupes)}; the archive keeps original names")
+        raise BadInput(f"two files share the name {', '.join(dupes)}; the archive keeps original "
+                       "names")
     units: list[_Unit] = []
     for f in files:
         units.extend(_units(source, f.name, f.name, f.data, nested=False))
@@ -137,7 +138,8 @@ def _kind(name: str, data: bytes) -> str:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 return "xlsx" if "xl/workbook.xml" in z.namelist() else "zip"
         except zipfile.BadZipFile:
-            raise BadInput(f"{name}: looks like a zip file but cannot be opened (truncated?)") from None
+            raise BadInput(f"{name}: looks like a zip file but cannot be opened "
+                           "(truncated?)") from None
     suffix = Path(name).suffix.lower()
     if suffix in TEXT_SUFFIXES:
         return "text"
@@ -163,7 +165,8 @@ def _units(source: Source, file_name: str, label: str, data: bytes, nested: bool
 def _zip_units(source: Source, file_name: str, label: str, data: bytes) -> list[_Unit]:
     units = []
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        entries = [i for i in z.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+        entries = [i for i in z.infolist()
+                   if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
         if not entries:
             raise BadInput(f"{label}: the zip has no files; expected members "
                            f"{', '.join(m.name for m in source.members)}")

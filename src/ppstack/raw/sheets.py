@@ -123,10 +123,12 @@ def sheet_table(sheet: Sheet, columns: list[str]):  # -> pa.Table
     for i, row in enumerate(rows):
         if len(row) > width and any(row[width:]):
             raise BadInput(
-                f"{sheet.label}: row {sheet.first_row + i} has values in {len(row)} columns but the "
+                f"{sheet.label}: row {sheet.first_row + i} has values in {len(row)} columns but "
+                "the "
                 f"header has {width}"
             )
         if not any(row):
-            raise BadInput(f"{sheet.label}: row {sheet.first_row + i} is empty (a data row was expected)")
+            raise BadInput(f"{sheet.label}: row {sheet.first_row + i} is empty (a data row was "
+                           "expected)")
     cols = [[(row[j] if j < len(row) else "") for row in rows] for j in range(width)]
     return pa.table([pa.array(c, type=pa.string()) for c in cols], names=columns)

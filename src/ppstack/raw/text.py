@@ -74,7 +74,8 @@ def split_header(utf8: bytes, label: str, delimiter: str) -> tuple[list[str], in
     names = [h.strip() for h in header.split(delimiter)]
     check_delimiter(names, label, delimiter)
     if is_blank(utf8, start):
-        raise BadInput(f"{label}: line 1 is a header ({len(names)} columns) but there are no data rows")
+        raise BadInput(f"{label}: line 1 is a header ({len(names)} columns) but there are no data "
+                       "rows")
     return names, start
 
 
@@ -91,7 +92,8 @@ def check_delimiter(names: list[str], label: str, delimiter: str) -> None:
             )
 
 
-def parse_rows(utf8: bytes, start: int, columns: list[str], label: str, delimiter: str):  # -> pa.Table
+def parse_rows(utf8: bytes, start: int, columns: list[str], label: str,
+               delimiter: str):  # -> pa.Table
     """Data rows as a table of string columns named ``columns``; every row checked for width."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -139,7 +141,8 @@ def _check_line_breaks(utf8: bytes, label: str) -> None:
                 break
             pos += 1
         line = utf8.count(b"\n", 0, pos) + 1
-        raise BadInput(f"{label}: line {line} contains a carriage return that does not end the line")
+        raise BadInput(f"{label}: line {line} contains a carriage return that does not end "
+                       "the line")
     for blank in (b"\n\n", b"\n\r\n"):
         pos = utf8.find(blank)
         if pos >= 0:

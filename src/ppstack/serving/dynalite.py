@@ -167,7 +167,8 @@ def ensure_running(settings: Settings, timeout: float = 20.0, *, leased: bool = 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ServiceUnavailable(
-                f"dynalite exited with code {proc.returncode}; see {settings.home_path / 'dynamodb.log'}"
+                f"dynalite exited with code {proc.returncode}; see "
+                f"{settings.home_path / 'dynamodb.log'}"
             )
         if is_ready(url):
             _pid_file(settings).write_text(json.dumps({"pid": proc.pid, "url": url,

@@ -7,9 +7,10 @@ reach here (``layout.check_date`` / ``check_batch_id``) and are quoted with ``li
 ``{{> fragment}}`` inlines ``templates/fragments/<fragment>.sql`` (which may include further
 fragments) before placeholders are substituted; ``{{> fragment column}}`` inlines an expression
 fragment with ``column`` in place of its ``{{@}}`` (a rule written once, applied per column).
-Either way a fragment sees the same parameters as the statement that includes it. Athena runs one statement per query and has no macros, so the SQL a
-template renders to is always the whole statement, fragments inlined (``ppstack sql render``
-prints exactly that). A fragment is text, not a statement: it is never listed as a template.
+Either way a fragment sees the same parameters as the statement that includes it. Athena runs one
+statement per query and has no macros, so the SQL a template renders to is always the whole
+statement, fragments inlined (``ppstack sql render`` prints exactly that). A fragment is text,
+not a statement: it is never listed as a template.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def fragment_names() -> list[str]:
 
 
 def load_fragment(name: str) -> str | None:
-    """The raw text of ``templates/fragments/<name>.sql`` (includes not expanded), None if absent."""
+    """The raw text of ``templates/fragments/<name>.sql`` (includes not expanded), None if
+    absent."""
     path = resources.files("ppstack.sql").joinpath("templates", FRAGMENTS, f"{name}.sql")
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
@@ -51,8 +53,9 @@ def expand_includes(text: str, fetch: Callable[[str], str | None] = load_fragmen
     """``text`` with every ``{{> name}}`` replaced by that fragment, recursively.
 
     A fragment's trailing whitespace is dropped (so ``{{> ctes}},`` reads naturally) and, when only
-    whitespace precedes the include on its line, each further line is indented by that whitespace. Raises BadInput
-    for a fragment that does not exist or that includes itself, directly or through others.
+    whitespace precedes the include on its line, each further line is indented by that whitespace.
+    Raises BadInput for a fragment that does not exist or that includes itself, directly or
+    through others.
     """
 
     def inline(m: re.Match[str]) -> str:
@@ -62,7 +65,8 @@ def expand_includes(text: str, fetch: Callable[[str], str | None] = load_fragmen
         body = fetch(name)
         if body is None:
             where = f" (included by fragment {_stack[-1]!r})" if _stack else ""
-            raise BadInput(f"no SQL fragment {name!r}{where}: expected templates/{FRAGMENTS}/{name}.sql")
+            raise BadInput(f"no SQL fragment {name!r}{where}: expected "
+                           f"templates/{FRAGMENTS}/{name}.sql")
         body = expand_includes(body, fetch, (*_stack, name)).rstrip()
         if argument is not None:
             # An expression fragment (``{{> clean_text labelername}}``): its leading comment

@@ -1,4 +1,5 @@
-"""Reading conformed tables as of a business date or a system time (docs/data-rules.md#conformed-scd2,
+"""Reading conformed tables as of a business date or a system time
+(docs/data-rules.md#conformed-scd2,
 rule 7): the SQL that does it, and the rewriting of a user's query that ``ppstack query
 --as-of-date / --as-of-snapshot / --as-of-time`` applies.
 
