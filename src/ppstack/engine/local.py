@@ -64,6 +64,18 @@ def _regexp_replacement(node: exp.RegexpReplace) -> exp.Expr:
     return node
 
 
+def _md5_hex(node: exp.LowerHex) -> exp.Expr:
+    """Trino's ``lower(to_hex(md5(to_utf8(s))))`` (the row fingerprint) -> DuckDB ``md5(s)``:
+    the same lower-case hex digest of the UTF-8 bytes, without sqlglot's literal rendering as
+    ``lower(hex(unhex(md5(encode(s)))))``, which converts every digest three more times."""
+    digest = node.this
+    if isinstance(digest, exp.MD5Digest) and isinstance(digest.this, exp.Encode):
+        charset = digest.this.args.get("charset")
+        if charset is None or charset.name.lower().replace("-", "") == "utf8":
+            return exp.MD5(this=digest.this.this.copy())
+    return node
+
+
 class LocalEngine:
     """``SqlEngine`` on DuckDB + pyiceberg. Not shared between threads without its lock (it has
     one)."""
@@ -77,6 +89,7 @@ class LocalEngine:
     NODE_FIXES: dict[type[exp.Expr], Callable[[Any], exp.Expr]] = {
         exp.ArraySlice: _slice,
         exp.RegexpReplace: _regexp_replacement,
+        exp.LowerHex: _md5_hex,
     }
 
     def __init__(self, settings: Settings) -> None:
