@@ -1,4 +1,4 @@
-"""GET /search/drug: AND, prefix, NDC, order, paging, total, limits, cursors."""
+"""GET /search/drug: AND, prefix, field scope, NDC, rank order, paging, total, limits, cursors."""
 
 from __future__ import annotations
 
@@ -7,26 +7,23 @@ from typing import Any
 import pytest
 
 from ppstack.api import handlers
+from ppstack.entities import DRUG
 from ppstack.serving.keys import query_tokens, tokenize
 
 from .conftest import body, load_event
 from .loader import Scenario
+from .search_oracle import ranked_ids
 
-FIELDS = ("proprietary_name", "nonproprietary_name", "ingredient_list", "labeler_name")
+FIELDS = DRUG.search_fields
 
 
 def search(**query: str) -> dict[str, Any]:
     return handlers.search_drug(load_event("search_drug", query=query), None)
 
 
-def expected_ids(sc: Scenario, words: list[tuple[str, bool]]) -> list[str]:
-    """Brute force over the scenario's current rows: the oracle the API must agree with."""
-    out = []
-    for eid, row in sc.rows.items():
-        toks = {t for f in FIELDS for t in tokenize(row.get(f))}
-        if all(any(t == w or (p and t.startswith(w)) for t in toks) for w, p in words):
-            out.append(eid)
-    return sorted(out)
+def expected_ids(sc: Scenario, words: list[tuple[Any, ...]]) -> list[str]:
+    """Brute force over the scenario's current rows, in rank order: the oracle."""
+    return ranked_ids(sc.rows, words)
 
 
 def all_pages(q: str, limit: int) -> tuple[list[str], list[int], int]:
@@ -99,14 +96,15 @@ def test_search_prefix_ignores_stop_words(scenario: Scenario) -> None:
 def test_search_paging_covers_all_without_duplicates_or_gaps(scenario: Scenario, q: str, limit: int) -> None:
     expected = expected_ids(scenario, [(q, False)])
     ids, totals, pages = all_pages(q, limit)
-    assert ids == expected  # ascending entity_id, each exactly once
+    assert ids == expected  # rank order, each exactly once
     assert set(totals) == {len(expected)}
     assert pages == -(-len(expected) // limit)
 
 
 def test_search_unmatched_token_gives_empty_result(scenario: Scenario) -> None:
     data = body(search(q="atomoxetine zzzznotaword"))
-    assert data == {"query": "atomoxetine zzzznotaword", "total": 0, "results": [], "next_cursor": None}
+    assert data == {"query": "atomoxetine zzzznotaword", "total": 0, "total_relation": "eq",
+                    "results": [], "next_cursor": None}
 
 
 def test_search_default_limit_is_20(scenario: Scenario) -> None:
@@ -184,18 +182,19 @@ def _vocabulary(sc: Scenario) -> list[str]:
     return sorted({t for row in sc.rows.values() for f in FIELDS for t in tokenize(row.get(f))})
 
 
-@pytest.mark.parametrize(("probe", "verify"), [(1, 0), (2, 300), (5, 10_000), (500, 300)])
-def test_search_and_strategy_agrees_with_brute_force(scenario: Scenario, probe: int, verify: int,
+@pytest.mark.parametrize(("first", "exact"), [(1, 0), (2, 3), (5, 10_000), (200, 1000)])
+def test_search_and_strategy_agrees_with_brute_force(scenario: Scenario, first: int, exact: int,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """However the AND is evaluated (small probes force broad tokens to be verified by exact-key
-    lookups or read to the end), the matches equal the oracle's."""
+    """However far the lists are read (tiny pages force many rounds and the bound; a tiny exact
+    limit stops early with total_relation gte), the page equals the oracle's first results and
+    an exact total equals the oracle's count."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     from ppstack.api import search as search_module
 
-    monkeypatch.setattr(search_module, "PROBE_ITEMS", probe)
-    monkeypatch.setattr(search_module, "VERIFY_KEYS", verify)
+    monkeypatch.setattr(search_module, "FIRST_READ", first)
+    monkeypatch.setattr(search_module, "EXACT_LIMIT", exact)
     vocab = _vocabulary(scenario)
     broad = sorted(vocab, key=lambda t: -len(expected_ids(scenario, [(t, False)])))[:5]
 
@@ -204,11 +203,53 @@ def test_search_and_strategy_agrees_with_brute_force(scenario: Scenario, probe: 
            prefix=st.booleans())
     def check(words: list[str], prefix: bool) -> None:
         terms = [(w, False) for w in words]
-        if prefix:
+        if prefix and len(words[-1]) >= 2:
             terms[-1] = (words[-1][:2], True)
         q = " ".join(w + ("*" if p else "") for w, p in terms)
-        data = body(search(q=q, limit="100"))
-        assert data["total"] == len(expected_ids(scenario, terms)), q
-        assert [r["entity_id"] for r in data["results"]] == expected_ids(scenario, terms)[:100], q
+        data = body(search(q=q, limit="30"))
+        want = expected_ids(scenario, terms)
+        if data["total_relation"] == "eq":
+            assert data["total"] == len(want), q
+        else:
+            assert len(want) >= data["total"] >= len(data["results"]), q
+        assert [r["entity_id"] for r in data["results"]] == want[:30], q
 
     check()
+
+
+@pytest.mark.parametrize("q", ["labeler:lilly atomox*", "labeler_name:lilly atomox*",
+                               "name:strattera", "ingredient:atomoxetine form:capsule",
+                               "generic:atomoxetine strength:10"])
+def test_search_field_scope_restricts_a_word_to_one_field(scenario: Scenario, q: str) -> None:
+    from ppstack.api.search import parse_query
+
+    words = [(t.token, t.prefix, t.field) for t in parse_query(DRUG, q).terms]
+    data = body(search(q=q, limit="100"))
+    want = expected_ids(scenario, words)
+    assert data["total"] == len(want) > 0
+    assert [r["entity_id"] for r in data["results"]] == want[:100]
+    unscoped = expected_ids(scenario, [(t, p) for t, p, _ in words])
+    assert set(want) <= set(unscoped)
+
+
+def test_search_field_scope_excludes_other_fields(scenario: Scenario) -> None:
+    # 'lilly' is in the labeler name of Strattera, never in its proprietary name
+    assert body(search(q="lilly strattera"))["total"] > 0
+    assert body(search(q="name:lilly strattera"))["total"] == 0
+
+
+def test_search_unknown_field_is_400_listing_the_valid_ones(scenario: Scenario) -> None:
+    resp = search(q="colour:red strattera")
+    assert resp["statusCode"] == 400
+    message = body(resp)["error"]["message"]
+    assert "'colour'" in message
+    for name in ("name:", "ingredient:", "labeler:", "form:", "route:", "strength:",
+                 "labeler_name"):
+        assert name in message
+
+
+def test_search_strength_numbers_stay_whole(scenario: Scenario) -> None:
+    data = body(search(q="strattera 10 mg", limit="100"))
+    assert data["total"] > 0
+    assert all("10 mg" in r["strength"] for r in data["results"])
+    assert body(search(q="strattera strength:1"))["total"] == 0  # 'mg/1' is not the word 1

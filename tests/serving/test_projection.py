@@ -43,7 +43,16 @@ def test_project_one_current_per_key_history_per_closed_tokens_for_current(snaps
         f"token#{t}#{f}#DRUG#{r['ndc']}"
         for r in rows if r["is_current"] for f in SPEC.search_fields for t in tokenize(r.get(f))
     }
-    assert {sk for (pk, sk) in items if pk == "SEARCH#DRUG"} == expected_tokens
+    expected_rank = set()
+    for r in rows:
+        if not r["is_current"]:
+            continue
+        per = {f.name: set(tokenize(r.get(f.name))) for f in SPEC.search}
+        n = len({t for f in SPEC.search if f.tier == 0 for t in per[f.name]})
+        for t in set().union(*per.values()):
+            tier = min(f.tier for f in SPEC.search if t in per[f.name])
+            expected_rank.add(f"rank#{t}#{tier}{n:02d}#DRUG#{r['ndc']}")
+    assert {sk for (pk, sk) in items if pk == "SEARCH#DRUG"} == expected_tokens | expected_rank
 
 
 def test_project_history_item_carries_closing_batch_and_close_date() -> None:

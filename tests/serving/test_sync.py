@@ -43,21 +43,37 @@ def expected_table(model: Scd2Model) -> dict:
     return project(SPEC, model.all_rows())
 
 
+def search_state(row: dict | None) -> dict[tuple, object]:
+    """Independent model of a row's search items: (kind, token, field or tier, ...) -> content.
+
+    Token items: one per (token, field), no content. Rank items: one per token with the best
+    tier and the name length, whose content is every field's tokens.
+    """
+    if row is None:
+        return {}
+    per = {f.name: tokenize(row.get(f.name)) for f in SPEC.search}
+    out: dict[tuple, object] = {("t", t, f): None for f, toks in per.items() for t in toks}
+    name = {t for f in SPEC.search if f.tier == 0 for t in per[f.name]}
+    doc = tuple(tuple(per[f.name]) for f in SPEC.search)
+    for t in {t for toks in per.values() for t in toks}:
+        tier = min(f.tier for f in SPEC.search if t in per[f.name])
+        out[("r", t, tier, len(name))] = doc
+    return out
+
+
 def minimum_writes(model: Scd2Model, batch_id: str) -> int:
-    """Independent count: history puts + one V#CURRENT write per key + token differences."""
+    """Independent count: history puts + one V#CURRENT write per key + search item differences
+    (items new or with other content, and items gone)."""
     by_key: dict[str, dict[bool, dict]] = {}
     for r in model.batch_rows(batch_id):
         by_key.setdefault(r["ndc"], {})[r["is_current"]] = r
 
-    def tokens(row: dict | None) -> set[tuple[str, str]]:
-        if row is None:
-            return set()
-        return {(t, f) for f in SPEC.search_fields for t in tokenize(row.get(f))}
-
     total = 0
     for versions in by_key.values():
-        old, new = versions.get(False), versions.get(True)
-        total += (old is not None) + 1 + len(tokens(new) - tokens(old)) + len(tokens(old) - tokens(new))
+        old_row, new_row = versions.get(False), versions.get(True)
+        old, new = search_state(old_row), search_state(new_row)
+        changed = sum(1 for k, v in new.items() if k not in old or old[k] != v)
+        total += (old_row is not None) + 1 + changed + len(old.keys() - new.keys())
     return total
 
 

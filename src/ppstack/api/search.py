@@ -1,29 +1,37 @@
-"""Token search over the serving table: parse, match, order, page. boto3 + stdlib only.
+"""Ranked token search over the serving table: parse, match, rank, page. boto3 + stdlib only.
 
-Semantics (docs/api.md#search):
+What a query means (docs/api.md#search and the OpenAPI description say the same):
 
-- ``q`` is tokenized by ``keys.query_tokens`` (the sync's tokenizer rules); ``word*`` is a prefix
-  match, other tokens are exact.
-- An entity matches when every query token matches at least one of its search fields (AND).
-  Each token is probed with one Query page on ``SEARCH#<ENTITY>`` (``begins_with`` on the sort key,
-  key only). Tokens whose matches fit that page are exact sets and are intersected first; a
-  broad exact token (e.g. ``inc``, tens of thousands of drugs) is then not read at all when the
-  candidates are few: each candidate is checked with BatchGetItem on the token's exact keys
-  (``token#<t>#<field>#<ENTITY>#<id>``, one per search field). Otherwise, and always for a
-  prefix token, its Query is read to the end. When no token fits its probe, all are read side
-  by side until the smallest is complete. A token with no match ends the search early.
-- When ``q`` as a whole is a key in any accepted form (an NDC for DRUG), the entity with that key
-  is added to the matches if it is current. Search covers current entities only, like the tokens.
-- Results are ordered by ``entity_id`` ascending: the order is total, stable across pages and
-  independent of which path (tokens or key) found an entity.
-- ``total`` counts all matches; a page holds ``limit`` of them; ``next_cursor`` is opaque
-  (URL-safe base64 of JSON: the last id shown and a hash of the parsed query, so a cursor only
-  continues the query it came from) and ``null`` on the last page. Paging is by position after
-  that id, not by offset, so a daily refresh between two pages neither repeats nor skips a drug
-  that was there before and after it.
-- Only the page's items are read, with one BatchGetItem.
+- ``q`` is split by the sync's tokenizer (``keys.query_words``); ``word*`` is a prefix match,
+  other words are exact; ``field:word`` (a search field's name or alias, e.g. ``name:``,
+  ``labeler:``) restricts the word to that field. An entity matches when every word matches a
+  token of one of its search fields (AND).
+- When ``q`` as a whole is a key in any accepted form (an NDC for DRUG), the current entity with
+  that key is a match too, ranked first.
+- Order (the *rank key*, smaller first), for each match:
+  1. for a query with prefix words: the completions, alphabetically. A prefix word stands for
+     its alphabetically first completion among the entity's tokens (``amox*`` -> ``amoxapine``
+     before ``amoxicillin``), and the entity is ranked as if that word had been typed in full;
+  2. ``S``, the sum over the query words of the tier of the best field the word is in (tier 0:
+     the name, 1: generic name and ingredients, 2: form, route, strength, labeler);
+  3. ``U``, the words of the entity's name (tier-0 fields) that no query word matched: the
+     more fully the name is matched, the higher the entity ranks;
+  4. the entity id.
+  The order is total and depends only on the data, so a cursor (the rank key of the last result
+  shown) continues exactly where the page ended.
+- ``total`` is exact when some query word matches at most ``EXACT_LIMIT`` entities; otherwise it
+  counts the matches seen and ``total_relation`` is ``"gte"`` (at least that many).
 
-Limits keep every query bounded: ``q`` at most 200 characters and 8 tokens, prefix tokens at
+How it is evaluated without reading broad words whole (the reasoning is in docs/search.md):
+each word has one *rank item* per entity holding it, sorted ``(tier, name length, id)`` in the
+sort key and carrying the entity's tokens (``d``), so one item read evaluates and ranks an
+entity against the whole query. The words' item lists are read side by side, a page each per
+round, in rank order; a round ends with a lower bound on the rank key of every entity not yet
+seen (from the heads of the lists). Reading stops when the page is settled (enough results rank
+at or below the bound) and the total is known exact or ``EXACT_LIMIT`` items of every list have
+been read. Once any list ends, every match has been seen.
+
+Limits keep every query bounded: ``q`` at most 200 characters and 8 words, prefix words at
 least 2 characters before ``*``. Breaking one is a 400, never a slow scan.
 """
 
@@ -31,10 +39,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bisect
 import hashlib
 import json
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from ppstack.api import service
@@ -42,32 +50,70 @@ from ppstack.entities import EntitySpec
 from ppstack.errors import BadInput
 from ppstack.serving.keys import (
     KEY_NORMALIZERS,
-    parse_token_sk,
-    query_tokens,
+    MAX_NAME_TOKENS,
+    decode_doc,
+    parse_rank_sk,
+    query_words,
+    rank_prefix,
     search_pk,
-    token_prefix,
-    token_sk,
 )
-from ppstack.serving.retry import batch_get
 
 MAX_Q_LENGTH = 200
 MAX_TOKENS = 8
 MIN_PREFIX_LENGTH = 2
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+EXACT_LIMIT = 1000  # total is exact when some word matches at most this many entities
+FIRST_READ = 200  # items per list in the first round; later rounds read READ_GROWTH times more
+READ_GROWTH = 3
+MAX_READ = 3000  # items per Query page at most
+
+RankKey = tuple[tuple[str, ...], int, int, str]
+
+
+@dataclass(frozen=True)
+class Term:
+    """One query word, with the search field it is restricted to (None: any field)."""
+
+    token: str
+    prefix: bool
+    field: str | None = None
 
 
 @dataclass(frozen=True)
 class ParsedQuery:
     q: str
-    tokens: tuple[tuple[str, bool], ...]  # (token, prefix_match)
+    terms: tuple[Term, ...]
     key: str | None  # canonical entity id when q is itself a key (e.g. an NDC)
 
     @property
     def fingerprint(self) -> str:
         """Identifies the query a cursor belongs to (spelling variants of one query share it)."""
-        raw = json.dumps([list(sorted(self.tokens)), self.key], separators=(",", ":"))
+        words = sorted([t.token, t.prefix, t.field or ""] for t in self.terms)
+        raw = json.dumps([words, self.key], separators=(",", ":"))
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    @property
+    def tokens(self) -> tuple[tuple[str, bool], ...]:
+        return tuple((t.token, t.prefix) for t in self.terms)
+
+
+def scopes(spec: EntitySpec) -> dict[str, str]:
+    """Every name a query may put before ':' -> the search field it means."""
+    out = {f.name: f.name for f in spec.search}
+    out.update({f.alias: f.name for f in spec.search if f.alias})
+    return out
+
+
+def _scope(spec: EntitySpec, name: str | None) -> str | None:
+    if name is None:
+        return None
+    known = scopes(spec)
+    if name not in known:
+        valid = ", ".join(f"{f.alias}: ({f.name})" if f.alias else f"{f.name}:"
+                          for f in spec.search)
+        raise BadInput(f"unknown search field {name!r} before ':'; valid fields: {valid}")
+    return known[name]
 
 
 def parse_query(spec: EntitySpec, q: str | None) -> ParsedQuery:
@@ -76,20 +122,21 @@ def parse_query(spec: EntitySpec, q: str | None) -> ParsedQuery:
     if len(q) > MAX_Q_LENGTH:
         raise BadInput(f"q is {len(q)} characters long; at most {MAX_Q_LENGTH} are allowed")
     key = KEY_NORMALIZERS[spec.key_format](q)
-    tokens = tuple(query_tokens(q))
-    if len(tokens) > MAX_TOKENS:
-        raise BadInput(f"q has {len(tokens)} search tokens; at most {MAX_TOKENS} are allowed")
-    for tok, prefix in tokens:
-        if prefix and len(tok) < MIN_PREFIX_LENGTH:
+    words = query_words(q)
+    terms = tuple(dict.fromkeys(Term(w.token, w.prefix, _scope(spec, w.scope)) for w in words))
+    if len(terms) > MAX_TOKENS:
+        raise BadInput(f"q has {len(terms)} search words; at most {MAX_TOKENS} are allowed")
+    for t in terms:
+        if t.prefix and len(t.token) < MIN_PREFIX_LENGTH:
             raise BadInput(
                 f"a prefix search needs at least {MIN_PREFIX_LENGTH} letters or digits before '*'"
             )
-    if not tokens and key is None:
+    if not terms and key is None:
         raise BadInput(
-            "q has no searchable word: words need 2+ letters or digits and common words "
-            "('the', 'and', ...) are ignored"
+            "q has no searchable word: words need 2+ letters or digits (numbers any length) "
+            "and common words ('the', 'and', ...) are ignored"
         )
-    return ParsedQuery(q=q, tokens=tokens, key=key)
+    return ParsedQuery(q=q, terms=terms, key=key)
 
 
 def parse_limit(raw: str | None) -> int:
@@ -100,114 +147,194 @@ def parse_limit(raw: str | None) -> int:
     return int(raw)
 
 
-def encode_cursor(after: str, query: ParsedQuery) -> str:
-    raw = json.dumps({"a": after, "q": query.fingerprint}, separators=(",", ":")).encode()
+def encode_cursor(after: RankKey, query: ParsedQuery) -> str:
+    w, s, u, eid = after
+    raw = json.dumps({"a": [list(w), s, u, eid], "q": query.fingerprint},
+                     separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, query: ParsedQuery) -> str:
-    """The last id of the previous page; BadInput for a damaged cursor or another query's cursor."""
+def decode_cursor(cursor: str, query: ParsedQuery) -> RankKey:
+    """The rank key of the previous page's last result; BadInput for a damaged or foreign cursor."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-        after, fp = data["a"], data["q"]
+        (w, s, u, eid), fp = data["a"], data["q"]
+        after: RankKey = (tuple(str(x) for x in w), int(s), int(u), str(eid))
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise BadInput("cursor is not valid: pass next_cursor from the previous page unchanged") from None
-    if not isinstance(after, str) or fp != query.fingerprint:
+    if fp != query.fingerprint:
         raise BadInput("cursor belongs to a different query: repeat the same q to continue")
     return after
 
 
-PROBE_ITEMS = 500  # items read per token before deciding how to evaluate it
-VERIFY_KEYS = 300  # at most this many exact-key lookups replace reading a broad token's Query
+# ---- ranking one entity (pure) ----
 
+def rank_key(spec: EntitySpec, terms: tuple[Term, ...], doc: list[list[str]],
+             entity_id: str) -> RankKey | None:
+    """The entity's rank key for the query, or None when some word does not match it.
+
+    ``doc`` holds the entity's tokens per search field in spec order (a rank item's ``d``).
+    """
+    name = {t for f, toks in zip(spec.search, doc, strict=False) if f.tier == 0 for t in toks}
+    completions: list[str] = []
+    total_tier = 0
+    matched_name: set[str] = set()
+    for term in terms:
+        word: str | None = None
+        tier = 0
+        for f, toks in zip(spec.search, doc, strict=False):
+            if term.field is not None and f.name != term.field:
+                continue
+            for tok in toks:
+                hit = tok == term.token or (term.prefix and tok.startswith(term.token))
+                if hit and (word is None or (tok, f.tier) < (word, tier)):
+                    word, tier = tok, f.tier
+        if word is None:
+            return None
+        if term.prefix:
+            completions.append(word)
+        total_tier += tier
+        if tier == 0:
+            matched_name.add(word)
+    unmatched = min(len(name), MAX_NAME_TOKENS) - len(matched_name)
+    return tuple(completions), total_tier, unmatched, entity_id
+
+
+KEY_MATCH_RANK = -1  # an entity found by its key (q is an NDC) ranks before every word match
+
+
+# ---- reading the words' rank lists ----
 
 @dataclass
-class TokenScan:
-    """One query token's Query, read page by page; ``ids`` is exact once ``done``."""
+class Stream:
+    """One query word's rank items, read page by page in sort-key order."""
 
-    token: str
-    prefix: bool
-    ids: set[str]
-    next_key: dict[str, Any] | None
+    term: Term
+    next_key: dict[str, Any] | None = None
+    started: bool = False
+    read: int = 0
+    head: tuple[str, int, int, str] | None = None  # (token, tier, name length, id) last read
+    pages: int = 0
 
     @property
     def done(self) -> bool:
-        return self.next_key is None
+        return self.started and self.next_key is None
 
 
-def _query_page(client: Any, table: str, spec: EntitySpec, scan: TokenScan | None,
-                token: str, prefix: bool, limit: int | None) -> TokenScan:
+@dataclass
+class Evaluation:
+    spec: EntitySpec
+    query: ParsedQuery
+    streams: list[Stream]
+    found: dict[str, RankKey] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+
+    def take(self, items: list[dict[str, Any]]) -> None:
+        """Rank every entity not seen before (one rank item holds all its tokens)."""
+        for item in items:
+            eid = item["entity_id"]["S"]
+            if eid in self.seen:
+                continue
+            self.seen.add(eid)
+            key = rank_key(self.spec, self.query.terms, decode_doc(item["d"]["S"]), eid)
+            if key is not None:
+                self.found[eid] = key
+
+    @property
+    def complete(self) -> bool:
+        """Every match has been seen: each one is in every list, and one list ended."""
+        return any(s.done for s in self.streams)
+
+    def bound(self) -> tuple[Any, ...] | None:
+        """A rank key every entity not yet seen ranks strictly after (None: no bound yet).
+
+        Each list is in (tier, name length, id) order, so an unseen entity is, in every list,
+        past that list's head: its tier for each word is at least the head's, hence S is at
+        least the sum of the head tiers; with that S exactly, its name has at least N words
+        (N the largest head name length) of which at most the words at tier 0 are matched,
+        and with that U exactly its id is past every head of length N. With prefix words the
+        completion comes first: the first prefix word's list is ordered by completion, and
+        with two or more prefix words only that completion bounds.
+        """
+        if any(s.head is None for s in self.streams):
+            return None
+        prefix = [s for s in self.streams if s.term.prefix]
+        if len(prefix) >= 2:
+            return ((prefix[0].head[0],),)  # type: ignore[index]
+        heads = [s.head for s in self.streams if s.head is not None]
+        sigma = sum(h[1] for h in heads)
+        longest = max(h[2] for h in heads)
+        named = sum(1 for h in heads if h[1] == 0)
+        last_id = max(h[3] for h in heads if h[2] == longest)
+        completion = (prefix[0].head[0],) if prefix else ()  # type: ignore[index]
+        return completion, sigma, longest - named, last_id
+
+
+def _read_page(client: Any, table: str, spec: EntitySpec, stream: Stream, limit: int
+               ) -> list[dict[str, Any]]:
     kwargs: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "PK = :pk AND begins_with(SK, :t)",
         "ExpressionAttributeValues": {
             ":pk": {"S": search_pk(spec.name)},
-            ":t": {"S": token_prefix(token, prefix_match=prefix)},
+            ":t": {"S": rank_prefix(stream.term.token, prefix_match=stream.term.prefix)},
         },
-        "ProjectionExpression": "SK",
+        "ProjectionExpression": "SK, entity_id, d",
+        "Limit": limit,
     }
-    if limit is not None:
-        kwargs["Limit"] = limit
-    if scan is not None and scan.next_key is not None:
-        kwargs["ExclusiveStartKey"] = scan.next_key
+    if stream.next_key is not None:
+        kwargs["ExclusiveStartKey"] = stream.next_key
     resp = client.query(**kwargs)
-    ids = {parse_token_sk(item["SK"]["S"])[3] for item in resp.get("Items", [])}
-    if scan is not None:
-        ids |= scan.ids
-    return TokenScan(token, prefix, ids, resp.get("LastEvaluatedKey"))
+    items: list[dict[str, Any]] = resp.get("Items", [])
+    stream.started = True
+    stream.pages += 1
+    stream.next_key = resp.get("LastEvaluatedKey")
+    stream.read += len(items)
+    if items:
+        stream.head = parse_rank_sk(items[-1]["SK"]["S"])
+    return items
 
 
-def _finish(client: Any, table: str, spec: EntitySpec, scan: TokenScan) -> set[str]:
-    """Read the rest of a token's Query: its exact set of entity ids."""
-    while not scan.done:
-        scan = _query_page(client, table, spec, scan, scan.token, scan.prefix, None)
-    return scan.ids
+_POOL = ThreadPoolExecutor(max_workers=MAX_TOKENS, thread_name_prefix="search")
 
 
-def _having_token(client: Any, table: str, spec: EntitySpec, token: str,
-                  candidates: set[str]) -> set[str]:
-    """The candidates that have ``token`` (exact) in a search field: BatchGetItem on exact keys."""
-    keys = [{"PK": {"S": search_pk(spec.name)},
-             "SK": {"S": token_sk(token, field, spec.name, entity_id)}}
-            for entity_id in sorted(candidates) for field in spec.search_fields]
-    items = batch_get(client, table, keys, projection="SK", backoff=service.API_BACKOFF)
-    return {parse_token_sk(item["SK"]["S"])[3] for item in items}
+def _settled(ev: Evaluation, after: RankKey | None, need: int) -> bool:
+    """The next ``need`` results after ``after`` are known: none unseen can come before them."""
+    if ev.complete:
+        return True
+    bound = ev.bound()
+    if bound is None:
+        return False
+    ahead = sum(1 for k in ev.found.values() if (after is None or k > after) and k <= bound)
+    return ahead >= need
 
 
-def matching_ids(client: Any, table: str, spec: EntitySpec, query: ParsedQuery) -> list[str]:
-    """All matching entity ids, sorted ascending (exact AND, read as little as possible)."""
-    scans: list[TokenScan] = []
-    for token, prefix in query.tokens:
-        scan = _query_page(client, table, spec, None, token, prefix, PROBE_ITEMS)
-        if scan.done and not scan.ids:
-            scans = []
-            break  # one token without a match: nothing can match all of them
-        scans.append(scan)
-    # No token fitted its probe: read all of them side by side, page by page, until the
-    # smallest one is complete (cost ~ tokens x its size, not the size of the broadest one).
-    while scans and not any(s.done for s in scans):
-        scans = [_query_page(client, table, spec, s, s.token, s.prefix, PROBE_ITEMS)
-                 for s in scans]
-    matched: set[str] | None = None
-    # Exact sets first, smallest first; then the broad tokens, cheapest way each.
-    for scan in sorted(scans, key=lambda s: (not s.done, len(s.ids))):
-        if matched is not None and not matched:
+def evaluate(client: Any, table: str, spec: EntitySpec, query: ParsedQuery,
+             after: RankKey | None, need: int) -> Evaluation:
+    """Read the words' lists side by side until the page and the total are settled."""
+    ev = Evaluation(spec, query, [Stream(t) for t in query.terms])
+    size = FIRST_READ
+
+    def read(s: Stream) -> list[dict[str, Any]]:
+        # Up to EXACT_LIMIT + 1 entries a list is read only as far as deciding exactness needs.
+        room = EXACT_LIMIT + 1 - s.read
+        return _read_page(client, table, spec, s, min(size, room) if room > 0 else size)
+
+    while ev.streams:
+        live = [s for s in ev.streams if not s.done]
+        pages = list(_POOL.map(read, live))
+        for items in pages:
+            ev.take(items)
+        if any(s.done and s.read == 0 for s in ev.streams):
+            ev.found.clear()  # a word without a single entity: nothing matches
             break
-        if scan.done:
-            ids = scan.ids
-        elif (matched is not None and not scan.prefix
-              and len(matched) * len(spec.search_fields) <= VERIFY_KEYS):
-            ids = _having_token(client, table, spec, scan.token, matched)
-        else:
-            ids = _finish(client, table, spec, scan)
-        matched = ids if matched is None else matched & ids
-    result = matched or set()
-    if query.key is not None and query.key not in result:
-        found = service.batch_get_current(client, table, spec, [query.key]).get(query.key)
-        if found is not None and found.get("is_current") is True:
-            result = result | {query.key}
-    return sorted(result)
+        if ev.complete:
+            break
+        if _settled(ev, after, need) and all(s.read > EXACT_LIMIT for s in ev.streams):
+            break
+        size = min(size * READ_GROWTH, MAX_READ)
+    return ev
 
 
 def search(client: Any, table: str, spec: EntitySpec, q: str | None,
@@ -215,14 +342,23 @@ def search(client: Any, table: str, spec: EntitySpec, q: str | None,
     query = parse_query(spec, q)
     page_size = parse_limit(limit)
     after = decode_cursor(cursor, query) if cursor else None
-    ids = matching_ids(client, table, spec, query)
-    start = bisect.bisect_right(ids, after) if after is not None else 0
-    page = ids[start:start + page_size]
-    items = service.batch_get_current(client, table, spec, page)
-    more = start + page_size < len(ids)
+    if query.terms:
+        ev = evaluate(client, table, spec, query, after, page_size + 1)
+        found, exact = dict(ev.found), ev.complete
+    else:
+        found, exact = {}, True
+    if query.key is not None:
+        hit = service.batch_get_current(client, table, spec, [query.key]).get(query.key)
+        if hit is not None and hit.get("is_current") is True:
+            found[query.key] = ((), KEY_MATCH_RANK, 0, query.key)
+    ranked = sorted(k for k in found.values() if after is None or k > after)
+    page = ranked[:page_size]
+    items = service.batch_get_current(client, table, spec, [k[3] for k in page])
+    more = len(ranked) > page_size
     return {
         "query": q,
-        "total": len(ids),
-        "results": [items[i] for i in page if i in items],
+        "total": len(found),
+        "total_relation": "eq" if exact else "gte",
+        "results": [items[k[3]] for k in page if k[3] in items],
         "next_cursor": encode_cursor(page[-1], query) if more and page else None,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ppstack.entities.spec import DATE, Column, EntitySpec
+from ppstack.entities.spec import DATE, Column, EntitySpec, SearchField
 
 DRUG = EntitySpec(
     name="DRUG",
@@ -11,7 +11,17 @@ DRUG = EntitySpec(
     doc="One row per package NDC of the FDA NDC Directory (products with NDC_EXCLUDE_FLAG = 'N').",
     sources=("FDA_NDC",),
     staging_template={"FDA_NDC": "stage_drug_fda_ndc"},
-    search_fields=("proprietary_name", "nonproprietary_name", "ingredient_list", "labeler_name"),
+    # Searchable fields: tier 0 is the drug's name, tier 1 what it is made of, tier 2 how it
+    # is given and who makes it (ranking, see api/search.py); aliases scope a query word.
+    search=(
+        SearchField("proprietary_name", 0, "name"),
+        SearchField("nonproprietary_name", 1, "generic"),
+        SearchField("ingredient_list", 1, "ingredient"),
+        SearchField("dosage_form", 2, "form"),
+        SearchField("route", 2, "route"),
+        SearchField("strength", 2, "strength"),
+        SearchField("labeler_name", 2, "labeler"),
+    ),
     # Fingerprint order (docs/data-rules.md#entities): the five fields the architecture names
     # first, then the rest of the directory's fields.
     fields=(

@@ -6,7 +6,7 @@ else of its own.
 
 from __future__ import annotations
 
-from ppstack.entities.spec import Column, EntitySpec
+from ppstack.entities.spec import Column, EntitySpec, SearchField
 
 LABELER = EntitySpec(
     name="LABELER",
@@ -15,7 +15,7 @@ LABELER = EntitySpec(
     doc="One row per labeler code (first NDC segment, zero-padded to 5 digits).",
     sources=("FDA_NDC",),
     staging_template={"FDA_NDC": "stage_labeler_fda_ndc"},
-    search_fields=("labeler_name",),
+    search=(SearchField("labeler_name", 0, "name"),),
     fields=(
         Column("labeler_code", doc="5-digit labeler code, e.g. 00002"),
         Column("labeler_name", doc="LABELERNAME of the labeler's most recent product listing"),

@@ -55,6 +55,22 @@ class Source:
 
 
 @dataclass(frozen=True)
+class SearchField:
+    """A business field the search tokenizes, with its rank tier and its short scope name.
+
+    ``tier`` orders results: a query word found in a tier-0 field (the drug's own name) ranks
+    above one found in tier 1 (generic name, ingredients), which ranks above tier 2 (form,
+    route, strength, labeler). Tier-0 fields are the entity's *name*: the more of the name's
+    words a query matches, the higher the result ranks. ``alias`` is the short form a query may
+    use to restrict a word to this field (``name:tylenol``); the full field name works too.
+    """
+
+    name: str
+    tier: int
+    alias: str = ""
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     """One entity type. ``fields`` are the business fields in fingerprint order, key first."""
 
@@ -63,7 +79,7 @@ class EntitySpec:
     key_format: str  # name of the key normaliser in ``serving.keys.KEY_NORMALIZERS``
     fields: tuple[Column, ...]
     sources: tuple[str, ...]  # names of sources this entity is staged from
-    search_fields: tuple[str, ...] = ()
+    search: tuple[SearchField, ...] = ()  # tokenized fields, in the order search items list them
     doc: str = ""
     staging_template: dict[str, str] = field(default_factory=dict)  # source -> template name
 
@@ -79,6 +95,10 @@ class EntitySpec:
     @property
     def field_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.fields)
+
+    @property
+    def search_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.search)
 
     @property
     def staging_table(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
 CURRENT_SK = "V#CURRENT"
 HISTORY_PREFIX = "V#"
@@ -85,9 +86,17 @@ def parse_token_sk(sk: str) -> tuple[str, str, str, str]:
 
 
 STOP_WORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "of", "on", "or", "the", "to", "with"]
+    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it",
+     "of", "on", "or", "the", "to", "with"]
 )
-_SPLIT = re.compile(r"[^a-z0-9]+")
+# A token is a number (digits with at most one decimal part, kept whole: '2.5', '0.125') or a
+# run of letters and digits that starts with a letter or follows a number ('10mg' -> '10', 'mg';
+# 'b12' stays one word). Units are words ('mg', 'ml', 'mcg', 'iu').
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_TOKEN = re.compile(rf"{_NUMBER}|[a-z0-9]+")
+# The FDA writes a strength per dose unit as 'mg/1' ("per one tablet"): that '1' says nothing a
+# person would type, and as a token it would sit on most drugs. Dropped wherever it appears.
+_PER_ONE = re.compile(r"/\s*1(?![0-9.])")
 MIN_TOKEN_LENGTH = 2
 
 
@@ -96,41 +105,107 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
 
 
+def _canonical(token: str) -> str:
+    """Numbers lose trailing decimal zeros ('2.50' -> '2.5', '10.0' -> '10'); words unchanged."""
+    if "." in token:
+        token = token.rstrip("0").rstrip(".")
+    return token
+
+
+def _keep(token: str) -> bool:
+    """Numbers of any length are kept ('5 mg'); words need 2+ characters and no stop word."""
+    if token[0].isdigit() and _NUMBER_ONLY.fullmatch(token):
+        return True
+    return len(token) >= MIN_TOKEN_LENGTH and token not in STOP_WORDS
+
+
+_NUMBER_ONLY = re.compile(_NUMBER)
+
+
+def _raw_tokens(folded: str) -> list[str]:
+    return [_canonical(t) for t in _TOKEN.findall(_PER_ONE.sub(" ", folded))]
+
+
 def tokenize(text: str | None) -> list[str]:
-    """Distinct tokens of ``text`` in first-seen order (docs/data-rules.md#serving-dynamodb)."""
+    """Distinct tokens of ``text`` in first-seen order; the one tokenizer of sync and API
+    (docs/data-rules.md#serving-dynamodb)."""
     if not text:
         return []
     seen: dict[str, None] = {}
-    for tok in _SPLIT.split(fold(text)):
-        if len(tok) >= MIN_TOKEN_LENGTH and tok not in STOP_WORDS:
+    for tok in _raw_tokens(fold(text)):
+        if _keep(tok):
             seen.setdefault(tok, None)
     return list(seen)
 
 
-def entity_tokens(entity: str, entity_id: str, row: dict, fields: tuple[str, ...]) -> set[str]:
-    """All token sort keys a current row produces."""
-    return {
-        token_sk(tok, field, entity, entity_id)
-        for field in fields
-        for tok in tokenize(row.get(field))
-    }
+@dataclass(frozen=True)
+class QueryWord:
+    """One word of a search query: ``scope`` is the field name or alias before ':' (or None)."""
+
+    token: str
+    prefix: bool
+    scope: str | None = None
 
 
-_QUERY_WORD = re.compile(r"[a-z0-9]*\*?")
+_SCOPED = re.compile(r"^([a-z_]+):(.*)$")
+_QUERY_PIECE = re.compile(r"[0-9]+(?:\.[0-9]*)?\*?|[a-z0-9]+\*?|\*")
+
+
+def query_words(text: str) -> list[QueryWord]:
+    """Search query -> distinct words, in first-seen order.
+
+    Same folding and splitting as ``tokenize``; a ``*`` right after a token makes it a prefix
+    match. ``field:words`` (no space after the colon) restricts the words up to the next space
+    to one field. Exact tokens follow ``tokenize``'s rules (they could never match otherwise);
+    prefix tokens skip the stop-word list ('an*' must find 'anastrozole') and are returned at
+    any length, even empty, so the caller can refuse ones too short to be selective.
+    """
+    seen: dict[QueryWord, None] = {}
+    for chunk in fold(text).split():
+        scope = None
+        m = _SCOPED.match(chunk)
+        if m:
+            scope, chunk = m.group(1), m.group(2)
+        for piece in _QUERY_PIECE.findall(_PER_ONE.sub(" ", chunk)):
+            if piece.endswith("*"):
+                seen.setdefault(QueryWord(piece[:-1], True, scope), None)  # '2.*' stays
+            elif _keep(_canonical(piece)):
+                seen.setdefault(QueryWord(_canonical(piece), False, scope), None)
+    return list(seen)
 
 
 def query_tokens(text: str) -> list[tuple[str, bool]]:
-    """Search query -> distinct ``(token, prefix_match)`` pairs, in first-seen order.
+    """``query_words`` without scopes: distinct ``(token, prefix_match)`` pairs."""
+    return list(dict.fromkeys((w.token, w.prefix) for w in query_words(text)))
 
-    Same folding and splitting as ``tokenize``; a ``*`` right after a token makes it a prefix
-    match. Exact tokens follow ``tokenize``'s length and stop-word rules (they could never match
-    otherwise); prefix tokens skip the stop-word list ('an*' must find 'anastrozole') and are
-    returned at any length, even empty, so the caller can refuse ones too short to be selective.
-    """
-    seen: dict[tuple[str, bool], None] = {}
-    for word in _QUERY_WORD.findall(fold(text)):
-        if word.endswith("*"):
-            seen.setdefault((word[:-1], True), None)
-        elif len(word) >= MIN_TOKEN_LENGTH and word not in STOP_WORDS:
-            seen.setdefault((word, False), None)
-    return list(seen)
+
+# ---- rank items: one per (token, entity), sorted so a Query returns them best first ----
+
+RANK_PREFIX = "rank#"
+MAX_NAME_TOKENS = 99  # two digits in the sort key; no real name comes near it
+
+
+def rank_sk(token: str, tier: int, name_tokens: int, entity: str, entity_id: str) -> str:
+    """``rank#<token>#<tier><nn>#<ENTITY>#<id>``: tier of the best field holding the token,
+    then the number of words in the entity's name (fewer = the token is more of the name)."""
+    return f"rank#{token}#{tier}{min(name_tokens, MAX_NAME_TOKENS):02d}#{entity}#{entity_id}"
+
+
+def rank_prefix(token: str, *, prefix_match: bool = False) -> str:
+    """``begins_with`` argument for a query word's rank items (exact words end with '#')."""
+    return f"{RANK_PREFIX}{token}" if prefix_match else f"{RANK_PREFIX}{token}#"
+
+
+def parse_rank_sk(sk: str) -> tuple[str, int, int, str]:
+    """``rank#<token>#<tier><nn>#<ENTITY>#<id>`` -> (token, tier, name_tokens, id)."""
+    _, token, bucket, _entity, entity_id = sk.split("#", 4)
+    return token, int(bucket[0]), int(bucket[1:]), entity_id
+
+
+def encode_doc(tokens_by_field: list[list[str]]) -> str:
+    """The entity's tokens per search field (spec order): 'w w|w|...' (tokens hold no ' ' or '|')."""
+    return "|".join(" ".join(toks) for toks in tokens_by_field)
+
+
+def decode_doc(doc: str) -> list[list[str]]:
+    return [part.split() for part in doc.split("|")]

@@ -11,14 +11,15 @@ Classification (docs/sync.md#what-a-batchs-sync-reads), from the rows whose ``in
 Writes, in the order that makes every prefix of them safe to crash after:
 
 1. history put of the closed version, ``attribute_not_exists(PK) OR fingerprint = :fp``;
-2. token puts: tokens of the new row minus tokens of the closed row;
+2. search item puts: items of the new row that the closed row lacks or holds with other content
+   (a rank item carries the entity's tokens, so it changes when any search field does);
 3. V#CURRENT, the commit point,
    ``attribute_not_exists(PK) OR last_ingestion_batch_id < :b OR (last_ingestion_batch_id = :b AND fingerprint = :fp)``;
    a Put for INSERT/UPDATE, an UpdateItem for DELETE;
-4. token deletes: tokens of the closed row minus tokens of the new row.
+4. search item deletes: sort keys of the closed row's items the new row does not have.
 
-Tokens present in both rows are neither written nor deleted, so a clean sync performs exactly
-``history + 1 + |new - old| + |old - new|`` writes per key.
+Items equal in both rows are neither written nor deleted, so a clean sync performs exactly
+``history + 1 + |changed or new items| + |gone keys|`` writes per key.
 """
 
 from __future__ import annotations
@@ -35,9 +36,8 @@ from ppstack.serving.projection import (
     Row,
     entity_id,
     history_item,
+    search_items,
     split_versions,
-    token_item,
-    token_keys,
     version_item,
 )
 
@@ -146,7 +146,7 @@ def plan_entity(spec: EntitySpec, rows: Iterable[Row]) -> EntityPlan:
         )
     closed = closed_rows[0] if closed_rows else None
     eid = entity_id(spec, rows[0])
-    old, new = token_keys(spec, closed), token_keys(spec, current)
+    old, new = search_items(spec, closed), search_items(spec, current)
     if current is not None:
         kind = UPDATE if closed is not None else INSERT
         current_item = version_item(spec, current, CURRENT_SK)
@@ -159,10 +159,10 @@ def plan_entity(spec: EntitySpec, rows: Iterable[Row]) -> EntityPlan:
         kind=kind,
         batch_id=batch_id,
         history=history_item(spec, closed) if closed is not None else None,
-        token_adds=tuple(token_item(spec, eid, sk) for sk in sorted(new - old)),
+        token_adds=tuple(new[sk] for sk in sorted(new) if old.get(sk) != new[sk]),
         current=current_item,
         token_deletes=tuple(
-            {"PK": {"S": search_pk(spec.name)}, "SK": {"S": sk}} for sk in sorted(old - new)
+            {"PK": {"S": search_pk(spec.name)}, "SK": {"S": sk}} for sk in sorted(old.keys() - new.keys())
         ),
         absent=tuple(f for f in spec.field_names if f not in current_item) if kind == DELETE else (),
     )

@@ -1,7 +1,7 @@
 """What DynamoDB must hold for an entity, as a pure function of its conformed rows.
 
 There is one definition of every item: ``version_item`` (V#CURRENT and V#<active_from>) and
-``token_items``. The sync plan, ``rebuild`` and ``reconcile`` all build items through these
+``search_items``. The sync plan, ``rebuild`` and ``reconcile`` all build items through these
 functions, so an incrementally synced table and a rebuilt one cannot drift apart by definition.
 
 Items are in DynamoDB's low-level attribute-value form (``{"S": ...}``), the form boto3's client
@@ -26,7 +26,16 @@ from typing import Any
 
 from ppstack.entities.spec import EntitySpec
 from ppstack.errors import PpstackError
-from ppstack.serving.keys import CURRENT_SK, entity_tokens, history_sk, item_pk, search_pk
+from ppstack.serving.keys import (
+    CURRENT_SK,
+    encode_doc,
+    history_sk,
+    item_pk,
+    rank_sk,
+    search_pk,
+    token_sk,
+    tokenize,
+)
 
 Item = dict[str, dict[str, Any]]
 ItemKey = tuple[str, str]
@@ -90,12 +99,32 @@ def history_item(spec: EntitySpec, row: Row) -> Item:
     return version_item(spec, row, history_sk(text(row["active_from"]) or ""))
 
 
-def token_keys(spec: EntitySpec, row: Row | None) -> set[str]:
-    """Token sort keys of a row (empty for ``None``), via the one tokenizer in ``keys``."""
+def search_items(spec: EntitySpec, row: Row | None) -> dict[str, Item]:
+    """Every search item a current row implies (none for ``None``), by sort key.
+
+    - token items ``token#<token>#<field>#<ENTITY>#<id>``: one per (token, field), the layout
+      field-scoped reads and exact-key checks rely on;
+    - rank items ``rank#<token>#<tier><nn>#<ENTITY>#<id>``: one per (token, entity), sorted best
+      first for that token, carrying ``d``, the entity's tokens per search field, so the search
+      evaluates every query word and ranks the entity from the one item it reads.
+    """
     if row is None:
-        return set()
-    texts = {f: text(row.get(f)) for f in spec.search_fields}
-    return entity_tokens(spec.name, entity_id(spec, row), texts, spec.search_fields)
+        return {}
+    eid = entity_id(spec, row)
+    per_field = [tokenize(text(row.get(f.name))) for f in spec.search]
+    name = {t for f, toks in zip(spec.search, per_field, strict=True) if f.tier == 0 for t in toks}
+    best: dict[str, int] = {}
+    items: dict[str, Item] = {}
+    for f, toks in zip(spec.search, per_field, strict=True):
+        for tok in toks:
+            best[tok] = min(best.get(tok, f.tier), f.tier)
+            sk = token_sk(tok, f.name, spec.name, eid)
+            items[sk] = token_item(spec, eid, sk)
+    doc = {"S": encode_doc(per_field)}
+    for tok, tier in best.items():
+        sk = rank_sk(tok, tier, len(name), spec.name, eid)
+        items[sk] = {**token_item(spec, eid, sk), "d": doc}
+    return items
 
 
 def token_item(spec: EntitySpec, eid: str, sk: str) -> Item:
@@ -126,8 +155,8 @@ def project_key(spec: EntitySpec, rows: Iterable[Row]) -> dict[ItemKey, Item]:
     if newest is None:
         return {}
     items.append(version_item(spec, newest, CURRENT_SK))
-    eid = entity_id(spec, newest)
-    items.extend(token_item(spec, eid, sk) for sk in sorted(token_keys(spec, current)))
+    found = search_items(spec, current)
+    items.extend(found[sk] for sk in sorted(found))
     return {key_of(i): i for i in items}
 
 

@@ -19,7 +19,7 @@ from ppstack.entities.spec import EntitySpec
 from ppstack.progress import NULL_METER, Meter
 from ppstack.serving import retry
 from ppstack.serving.apply import DEFAULT_WORKERS
-from ppstack.serving.keys import CURRENT_SK, search_pk
+from ppstack.serving.keys import CURRENT_SK, RANK_PREFIX, search_pk
 from ppstack.serving.projection import Item, Row, project
 from ppstack.serving.read import all_rows, as_spec
 from ppstack.serving.table import ensure_table
@@ -32,10 +32,11 @@ class RebuildStats:
     history_items: int = 0
     token_items: int = 0
     extra_deleted: int = 0
+    rank_items: int = 0
 
     @property
     def items(self) -> int:
-        return self.current_items + self.history_items + self.token_items
+        return self.current_items + self.history_items + self.token_items + self.rank_items
 
     def to_dict(self) -> dict[str, int]:
         return {**asdict(self), "items": self.items}
@@ -45,7 +46,9 @@ def count_items(spec: EntitySpec, items: Iterable[Item]) -> RebuildStats:
     stats = RebuildStats()
     spk = search_pk(spec.name)
     for i in items:
-        if i["PK"]["S"] == spk:
+        if i["PK"]["S"] == spk and i["SK"]["S"].startswith(RANK_PREFIX):
+            stats.rank_items += 1
+        elif i["PK"]["S"] == spk:
             stats.token_items += 1
         elif i["SK"]["S"] == CURRENT_SK:
             stats.current_items += 1

@@ -1,0 +1,176 @@
+"""Benchmark search on realistic queries through ``ppstack serve``, all 180,607 drugs loaded.
+
+    .venv/bin/python bench/bench_search.py [--repeat 7] [--home DIR] [--rebuild]
+
+Data: the full FDA files in ../shared (2019-04-29) loaded by the real pipeline once per home
+(archive, stage, SCD2, DynamoDB sync: many minutes on dynalite) and reused. ``--rebuild`` drops
+the DynamoDB table and runs ``ppstack sync DRUG --rebuild`` (after a tokenizer change).
+
+Runs a fixed list of queries a pharmacist types (single words, ingredient + salt, name +
+strength, name + form, prefixes of 2-4 letters, field-scoped) through a ``ppstack serve``
+process with one client (HTTP keep-alive): prints p50 / p95 over every request, the worst
+query (median of its repeats), and the index's size: search items and writes per drug of a
+full load. Medians are printed; no assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from bench_api import FDA, ROOT, load_full, pct
+
+from ppstack.backends import Runtime
+from ppstack.entities import DRUG
+from ppstack.serving import dynalite
+from ppstack.serving.keys import RANK_PREFIX
+from ppstack.serving.projection import search_items
+from ppstack.settings import load_settings
+
+QUERIES = (
+    # single words
+    "tylenol", "lisinopril", "amoxicillin", "metformin", "atorvastatin", "ibuprofen",
+    "acetaminophen", "sodium", "insulin", "omeprazole", "gabapentin", "tablet",
+    # ingredient + salt
+    "metformin hydrochloride", "sodium chloride", "lidocaine hydrochloride",
+    "potassium chloride", "sertraline hydrochloride", "amlodipine besylate",
+    "levothyroxine sodium",
+    # name + strength
+    "lisinopril 10 mg", "atorvastatin 20 mg", "metformin 500", "amoxicillin 500 mg",
+    "insulin glargine 100", "gabapentin 300 mg", "levothyroxine 0.125",
+    # name + form / route
+    "amoxicillin capsule", "lidocaine injection", "ibuprofen tablet", "hydrocortisone cream",
+    "ondansetron oral",
+    # prefixes of 2-4 letters, as typed
+    "ac*", "am*", "lis*", "met*", "amox*", "ator*", "gaba*", "insulin gla*",
+    # field-scoped
+    "labeler:lilly atomox*", "name:tylenol", "ingredient:acetaminophen form:tablet",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def index_size(settings: Any) -> dict[str, float]:
+    """Search items of the full load, counted from the projection of every current row."""
+    rt = Runtime(settings)
+    try:
+        rows = rt.engine.execute("SELECT * FROM conformed.drug WHERE is_current").dicts()
+    finally:
+        rt.close()
+    tokens = ranks = 0
+    for row in rows:
+        for sk in search_items(DRUG, row):
+            if sk.startswith(RANK_PREFIX):
+                ranks += 1
+            else:
+                tokens += 1
+    n = len(rows)
+    return {"drugs": n, "token_items": tokens, "rank_items": ranks,
+            "items": n + tokens + ranks, "writes_per_drug": (n + tokens + ranks) / n}
+
+
+def rebuild(settings: Any, env: dict[str, str]) -> None:
+    rt = Runtime(settings)
+    try:
+        rt.dynamodb.delete_table(TableName=settings.dynamodb_table)
+        rt.dynamodb.get_waiter("table_not_exists").wait(TableName=settings.dynamodb_table)
+    except rt.dynamodb.exceptions.ResourceNotFoundException:
+        pass
+    finally:
+        rt.close()
+    t0 = time.perf_counter()
+    subprocess.run([str(ROOT / ".venv/bin/ppstack"), "-q", "sync", "DRUG", "--rebuild"],
+                   env=env, check=True)
+    print(f"sync --rebuild of the full file: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+def wait_up(port: int, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):
+        if proc.poll() is not None:
+            sys.exit("ppstack serve exited")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("ppstack serve did not start")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=7, help="requests per query (after 1 warm-up)")
+    ap.add_argument("--home", default=str(Path(tempfile.gettempdir()) / "ppstack-bench-search"))
+    ap.add_argument("--port", default="18991", help="dynalite port for the bench home")
+    ap.add_argument("--rebuild", action="store_true", help="drop the table, sync --rebuild")
+    args = ap.parse_args()
+    if not (FDA / "product_2019-04-29.txt").is_file():
+        sys.exit(f"full FDA files not found under {FDA}")
+    env = {**os.environ, "PPSTACK_HOME": args.home, "PPSTACK_DYNAMODB_PORT": args.port,
+           "PPSTACK_DYNAMODB_TABLE": "bench-search", "PPSTACK_BACKEND": "local"}
+    settings = load_settings(backend="local", home=args.home, dynamodb_port=args.port,
+                             dynamodb_table="bench-search")
+    load_full(settings)
+    if args.rebuild:
+        rebuild(settings, env)
+    size = index_size(settings)
+
+    port = free_port()
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/ppstack"), "-q", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_up(port, proc)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        every: list[float] = []
+        per_query: dict[str, tuple[float, int, str]] = {}
+        for q in QUERIES:
+            path = f"/search/drug?q={quote(q)}"
+            lat = []
+            for i in range(args.repeat + 1):
+                t0 = time.perf_counter()
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                data = json.loads(resp.read())
+                ms = (time.perf_counter() - t0) * 1000
+                if resp.status != 200:
+                    sys.exit(f"{q!r}: HTTP {resp.status} {data}")
+                if i:
+                    lat.append(ms)
+            every += lat
+            total = f"{data['total']}{'+' if data.get('total_relation') == 'gte' else ''}"
+            first = (data["results"] or [{}])[0].get("proprietary_name") or "-"
+            per_query[q] = (statistics.median(lat), len(data["results"]), total)
+            print(f"  {q:40} {statistics.median(lat):7.1f} ms  total {total:>7}  first: {first}")
+        worst = max(per_query, key=lambda k: per_query[k][0])
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"\nsearch, {len(QUERIES)} queries x {args.repeat}: p50 {statistics.median(every):.1f} ms, "
+              f"p95 {pct(every, 95):.1f} ms, worst {worst!r} {per_query[worst][0]:.1f} ms (median); "
+              f"index {size['items']:,} items ({size['token_items']:,} token, "
+              f"{size['rank_items']:,} rank, {size['drugs']:,} current), "
+              f"{size['writes_per_drug']:.1f} writes per drug on a full load; "
+              f"peak RSS of children {rss:.0f} MB; load avg {os.getloadavg()[0]:.1f}")
+        print("targets: p50 <= 30 ms, p95 <= 150 ms, no query over 300 ms "
+              "(dynalite stands in for DynamoDB; the machine is shared)")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        dynalite.stop(settings)
+
+
+if __name__ == "__main__":
+    main()
