@@ -26,6 +26,16 @@ def expected_ids(sc: Scenario, words: list[tuple[Any, ...]]) -> list[str]:
     return ranked_ids(sc.rows, words)
 
 
+@pytest.fixture
+def exact_totals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Totals exact for the extract's broadest words (the default limit is below some of them;
+    the gte side is covered by test_search_and_strategy_agrees_with_brute_force)."""
+    from ppstack.api import search as search_module
+
+    monkeypatch.setattr(search_module, "EXACT_LIMIT", 1000)
+    monkeypatch.setattr(search_module, "FIRST_READ", 1001)
+
+
 def all_pages(q: str, limit: int) -> tuple[list[str], list[int], int]:
     ids: list[str] = []
     totals: list[int] = []
@@ -70,7 +80,7 @@ def test_search_is_case_and_accent_insensitive(scenario: Scenario) -> None:
     assert body(search(q="STRATTÉRA"))["total"] == body(search(q="strattera"))["total"]
 
 
-def test_search_prefix_matches_token_starts(scenario: Scenario) -> None:
+def test_search_prefix_matches_token_starts(scenario: Scenario, exact_totals: None) -> None:
     data = body(search(q="atomox*", limit="100"))
     assert data["total"] == len(expected_ids(scenario, [("atomox", True)])) > 0
     exact = body(search(q="atomoxetine", limit="1"))["total"]
@@ -93,7 +103,8 @@ def test_search_prefix_ignores_stop_words(scenario: Scenario) -> None:
 
 @pytest.mark.parametrize(("q", "limit"), [("strattera", 1), ("atomoxetine", 7),
                                           ("atomoxetine", 20), ("atomoxetine", 100)])
-def test_search_paging_covers_all_without_duplicates_or_gaps(scenario: Scenario, q: str, limit: int) -> None:
+def test_search_paging_covers_all_without_duplicates_or_gaps(
+        scenario: Scenario, q: str, limit: int, exact_totals: None) -> None:
     expected = expected_ids(scenario, [(q, False)])
     ids, totals, pages = all_pages(q, limit)
     assert ids == expected  # rank order, each exactly once
@@ -182,8 +193,10 @@ def _vocabulary(sc: Scenario) -> list[str]:
     return sorted({t for row in sc.rows.values() for f in FIELDS for t in tokenize(row.get(f))})
 
 
-@pytest.mark.parametrize(("first", "exact"), [(1, 0), (2, 3), (5, 10_000), (200, 1000)])
+@pytest.mark.parametrize(("first", "exact", "drive"),
+                         [(1, 0, 0), (2, 3, 5), (5, 10_000, 0), (200, 1000, 2000), (3, 3, 40)])
 def test_search_and_strategy_agrees_with_brute_force(scenario: Scenario, first: int, exact: int,
+                                                      drive: int,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """However far the lists are read (tiny pages force many rounds and the bound; a tiny exact
     limit stops early with total_relation gte), the page equals the oracle's first results and
@@ -195,6 +208,7 @@ def test_search_and_strategy_agrees_with_brute_force(scenario: Scenario, first: 
 
     monkeypatch.setattr(search_module, "FIRST_READ", first)
     monkeypatch.setattr(search_module, "EXACT_LIMIT", exact)
+    monkeypatch.setattr(search_module, "DRIVE_LIMIT", drive)
     vocab = _vocabulary(scenario)
     broad = sorted(vocab, key=lambda t: -len(expected_ids(scenario, [(t, False)])))[:5]
 
@@ -220,7 +234,8 @@ def test_search_and_strategy_agrees_with_brute_force(scenario: Scenario, first: 
 @pytest.mark.parametrize("q", ["labeler:lilly atomox*", "labeler_name:lilly atomox*",
                                "name:strattera", "ingredient:atomoxetine form:capsule",
                                "generic:atomoxetine strength:10"])
-def test_search_field_scope_restricts_a_word_to_one_field(scenario: Scenario, q: str) -> None:
+def test_search_field_scope_restricts_a_word_to_one_field(scenario: Scenario, q: str,
+                                                          exact_totals: None) -> None:
     from ppstack.api.search import parse_query
 
     words = [(t.token, t.prefix, t.field) for t in parse_query(DRUG, q).terms]

@@ -88,13 +88,15 @@ def pages(client: Any, table: str, q: str, limit: int) -> tuple[list[str], list[
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(cat=catalogues, words=queries(), limit=st.integers(1, 4), first=st.integers(1, 3),
-       exact=st.sampled_from([0, 2, 1000]))
+       exact=st.sampled_from([0, 2, 1000]), drive=st.sampled_from([0, 2, 2000]))
 def test_search_equals_brute_force_and_pages_each_match_once(
         client: Any, cat: list[dict[str, str]], words: list[tuple[str, bool, str | None]],
-        limit: int, first: int, exact: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        limit: int, first: int, exact: int, drive: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(search_module, "FIRST_READ", first)
     monkeypatch.setattr(search_module, "READ_GROWTH", 1)
     monkeypatch.setattr(search_module, "EXACT_LIMIT", exact)
+    monkeypatch.setattr(search_module, "DRIVE_LIMIT", drive)
     partial: list[bool] = []
     evaluate = search_module.evaluate
 

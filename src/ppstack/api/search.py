@@ -63,9 +63,10 @@ MAX_TOKENS = 8
 MIN_PREFIX_LENGTH = 2
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-EXACT_LIMIT = 1000  # total is exact when some word matches at most this many entities
-FIRST_READ = 200  # items per list in the first round; later rounds read READ_GROWTH times more
-READ_GROWTH = 3
+EXACT_LIMIT = 150  # total is exact when some word matches at most this many entities
+FIRST_READ = EXACT_LIMIT + 1  # items per list in the first round (decides exactness)
+READ_GROWTH = 2  # later rounds read this many times more per list
+DRIVE_LIMIT = 2000  # a list with at most this many entries left is read whole (_drive)
 MAX_READ = 3000  # items per Query page at most
 
 RankKey = tuple[tuple[str, ...], int, int, str]
@@ -233,7 +234,7 @@ class Evaluation:
     def take(self, items: list[dict[str, Any]]) -> None:
         """Rank every entity not seen before (one rank item holds all its tokens)."""
         for item in items:
-            eid = item["entity_id"]["S"]
+            eid = parse_rank_sk(item["SK"]["S"])[3]
             if eid in self.seen:
                 continue
             self.seen.add(eid)
@@ -243,46 +244,70 @@ class Evaluation:
 
     @property
     def complete(self) -> bool:
-        """Every match has been seen: each one is in every list, and one list ended."""
-        return any(s.done for s in self.streams)
+        """Every match has been seen: each one is in every list, and one list is exhausted."""
+        return any(s.done or self._scope_passed(s) for s in self.streams)
+
+    def _field_tier(self, term: Term) -> int | None:
+        return next((f.tier for f in self.spec.search if f.name == term.field), None)
+
+    def _scope_passed(self, s: Stream) -> bool:
+        """A scoped word's list is past every entity holding the word in its field: the list is
+        ordered by the best tier of the word, which for those entities is at most the field's."""
+        tier = self._field_tier(s.term)
+        return (tier is not None and not s.term.prefix and s.head is not None
+                and s.head[1] > tier)
 
     def bound(self) -> tuple[Any, ...] | None:
         """A rank key every entity not yet seen ranks strictly after (None: no bound yet).
 
         Each list is in (tier, name length, id) order, so an unseen entity is, in every list,
-        past that list's head: its tier for each word is at least the head's, hence S is at
-        least the sum of the head tiers; with that S exactly, its name has at least N words
-        (N the largest head name length) of which at most the words at tier 0 are matched,
-        and with that U exactly its id is past every head of length N. With prefix words the
-        completion comes first: the first prefix word's list is ordered by completion, and
-        with two or more prefix words only that completion bounds.
+        past that list's head: its tier for each word is at least the head's (for a word scoped
+        to a field, it is that field's tier), hence S is at least the sum of those tiers; with
+        that S exactly, the word is at the head's tier in each list where that is the word's
+        tier, so there its name has at least the head's length (N the largest) and at most the
+        words at tier 0 are matched; with that U exactly its id is past every such head of
+        length N. With prefix words the completion comes first: the first prefix word's list
+        is ordered by completion, and with two or more prefix words only that completion bounds.
         """
         if any(s.head is None for s in self.streams):
             return None
         prefix = [s for s in self.streams if s.term.prefix]
         if len(prefix) >= 2:
             return ((prefix[0].head[0],),)  # type: ignore[index]
-        heads = [s.head for s in self.streams if s.head is not None]
-        sigma = sum(h[1] for h in heads)
-        longest = max(h[2] for h in heads)
-        named = sum(1 for h in heads if h[1] == 0)
-        last_id = max(h[3] for h in heads if h[2] == longest)
+        sigma = named = longest = 0
+        tight: list[tuple[str, int, int, str]] = []  # heads whose tier is the word's tier
+        for s in self.streams:
+            head = s.head
+            assert head is not None
+            tier = self._field_tier(s.term)
+            word_tier = head[1] if tier is None else tier
+            sigma += word_tier
+            named += word_tier == 0
+            if word_tier == head[1]:
+                tight.append(head)
+        longest = max((h[2] for h in tight), default=0)
         completion = (prefix[0].head[0],) if prefix else ()  # type: ignore[index]
+        if longest < named:  # U is at least 0, and U = 0 does not pin the name length
+            return completion, sigma, 0, ""
+        last_id = max((h[3] for h in tight if h[2] == longest), default="")
         return completion, sigma, longest - named, last_id
 
 
-def _read_page(client: Any, table: str, spec: EntitySpec, stream: Stream, limit: int
-               ) -> list[dict[str, Any]]:
-    kwargs: dict[str, Any] = {
+def _query_args(table: str, spec: EntitySpec, term: Term) -> dict[str, Any]:
+    return {
         "TableName": table,
         "KeyConditionExpression": "PK = :pk AND begins_with(SK, :t)",
         "ExpressionAttributeValues": {
             ":pk": {"S": search_pk(spec.name)},
-            ":t": {"S": rank_prefix(stream.term.token, prefix_match=stream.term.prefix)},
+            ":t": {"S": rank_prefix(term.token, prefix_match=term.prefix)},
         },
-        "ProjectionExpression": "SK, entity_id, d",
-        "Limit": limit,
     }
+
+
+def _read_page(client: Any, table: str, spec: EntitySpec, stream: Stream, limit: int
+               ) -> list[dict[str, Any]]:
+    kwargs = _query_args(table, spec, stream.term)
+    kwargs.update(ProjectionExpression="SK, d", Limit=limit)
     if stream.next_key is not None:
         kwargs["ExclusiveStartKey"] = stream.next_key
     resp = client.query(**kwargs)
@@ -310,9 +335,46 @@ def _settled(ev: Evaluation, after: RankKey | None, need: int) -> bool:
     return ahead >= need
 
 
+def _count_rest(client: Any, table: str, spec: EntitySpec, stream: Stream, limit: int
+                ) -> int | None:
+    """How many entries of the word's list are still unread, or None when more than ``limit``.
+
+    ``Select=COUNT`` walks the keys without returning the items, about half the cost of reading
+    them. A Query stopped by ``Limit`` (or by its 1 MB page) returns ``LastEvaluatedKey``.
+    """
+    kwargs = _query_args(table, spec, stream.term)
+    kwargs.update(Select="COUNT", Limit=limit)
+    if stream.next_key is not None:
+        kwargs["ExclusiveStartKey"] = stream.next_key
+    resp = client.query(**kwargs)
+    return None if resp.get("LastEvaluatedKey") else int(resp.get("Count", 0))
+
+
+def _drive(client: Any, table: str, spec: EntitySpec, ev: Evaluation) -> bool:
+    """Read the shortest list to its end when some list has at most DRIVE_LIMIT entries left.
+
+    Every match is in every word's list, so the shortest one alone evaluates (each item holds
+    its entity's tokens) and ranks the whole query exactly. False when every list is longer.
+    """
+    live = [s for s in ev.streams if not s.done]
+    counts = list(_POOL.map(lambda s: _count_rest(client, table, spec, s, DRIVE_LIMIT), live))
+    short = [(n, i) for i, n in enumerate(counts) if n is not None]
+    if not short:
+        return False
+    driver = live[min(short)[1]]
+    while not driver.done:
+        ev.take(_read_page(client, table, spec, driver, MAX_READ))
+    return True
+
+
 def evaluate(client: Any, table: str, spec: EntitySpec, query: ParsedQuery,
              after: RankKey | None, need: int) -> Evaluation:
-    """Read the words' lists side by side until the page and the total are settled."""
+    """Read the words' lists until the page is settled (docs/search.md#evaluation).
+
+    First round: every list's first page, side by side. If that does not settle the page, the
+    shortest list is read to its end when it is short enough (``_drive``); otherwise the lists
+    are read side by side in growing pages until the bound settles the page.
+    """
     ev = Evaluation(spec, query, [Stream(t) for t in query.terms])
     size = FIRST_READ
 
@@ -321,9 +383,11 @@ def evaluate(client: Any, table: str, spec: EntitySpec, query: ParsedQuery,
         room = EXACT_LIMIT + 1 - s.read
         return _read_page(client, table, spec, s, min(size, room) if room > 0 else size)
 
+    rounds = 0
     while ev.streams:
         live = [s for s in ev.streams if not s.done]
         pages = list(_POOL.map(read, live))
+        rounds += 1
         for items in pages:
             ev.take(items)
         if any(s.done and s.read == 0 for s in ev.streams):
@@ -332,6 +396,9 @@ def evaluate(client: Any, table: str, spec: EntitySpec, query: ParsedQuery,
         if ev.complete:
             break
         if _settled(ev, after, need) and all(s.read > EXACT_LIMIT for s in ev.streams):
+            break
+        if rounds == 1 and len(ev.streams) > 1 and DRIVE_LIMIT > 0 and _drive(
+                client, table, spec, ev):
             break
         size = min(size * READ_GROWTH, MAX_READ)
     return ev
