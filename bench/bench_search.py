@@ -158,8 +158,9 @@ def main() -> None:
             print(f"  {q:40} {statistics.median(lat):7.1f} ms  total {total:>7}  first: {first}")
         worst = max(per_query, key=lambda k: per_query[k][0])
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"\nsearch, {len(QUERIES)} queries x {args.repeat}: p50 {statistics.median(every):.1f} ms, "
-              f"p95 {pct(every, 95):.1f} ms, worst {worst!r} {per_query[worst][0]:.1f} ms (median); "
+        print(f"\nsearch, {len(QUERIES)} queries x {args.repeat}: "
+              f"p50 {statistics.median(every):.1f} ms, p95 {pct(every, 95):.1f} ms, "
+              f"worst {worst!r} {per_query[worst][0]:.1f} ms (median); "
               f"index {size['items']:,} items ({size['token_items']:,} token, "
               f"{size['rank_items']:,} rank, {size['drugs']:,} current), "
               f"{size['writes_per_drug']:.1f} writes per drug on a full load; "

@@ -186,7 +186,8 @@ def test_search_cursor_survives_respelling_of_same_query(scenario: Scenario) -> 
 
 
 def test_search_eight_tokens_are_allowed(scenario: Scenario) -> None:
-    assert search(q="eli lilly company strattera atomoxetine hydrochloride usa inc")["statusCode"] == 200
+    q = "eli lilly company strattera atomoxetine hydrochloride usa inc"
+    assert search(q=q)["statusCode"] == 200
 
 
 def _vocabulary(sc: Scenario) -> list[str]:

@@ -21,7 +21,8 @@ def build(snaps: list[dict]) -> Scd2Model:
 
 @settings(max_examples=60, deadline=None)
 @given(snaps=snapshots)
-def test_project_one_current_per_key_history_per_closed_tokens_for_current(snaps: list[dict]) -> None:
+def test_project_one_current_per_key_history_per_closed_tokens_for_current(
+        snaps: list[dict]) -> None:
     model = build(snaps)
     items = project(SPEC, model.all_rows())
     rows = model.all_rows()
@@ -30,7 +31,8 @@ def test_project_one_current_per_key_history_per_closed_tokens_for_current(snaps
     assert currents == {f"ITEM#DRUG#{k}" for k in keys}
     history = [(pk, sk) for (pk, sk) in items if pk.startswith("ITEM#") and sk != "V#CURRENT"]
     assert sorted(history) == sorted(
-        (f"ITEM#DRUG#{r['ndc']}", f"V#{r['active_from'].isoformat()}") for r in rows if not r["is_current"]
+        (f"ITEM#DRUG#{r['ndc']}", f"V#{r['active_from'].isoformat()}")
+        for r in rows if not r["is_current"]
     )
     for k in keys:
         versions = sorted((r for r in rows if r["ndc"] == k), key=lambda r: r["active_from"])

@@ -163,7 +163,8 @@ def decode_cursor(cursor: str, query: ParsedQuery) -> RankKey:
         (w, s, u, eid), fp = data["a"], data["q"]
         after: RankKey = (tuple(str(x) for x in w), int(s), int(u), str(eid))
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise BadInput("cursor is not valid: pass next_cursor from the previous page unchanged") from None
+        raise BadInput(
+            "cursor is not valid: pass next_cursor from the previous page unchanged") from None
     if fp != query.fingerprint:
         raise BadInput("cursor belongs to a different query: repeat the same q to continue")
     return after

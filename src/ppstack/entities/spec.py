@@ -135,7 +135,8 @@ LINEAGE_COLUMNS: tuple[Column, ...] = (
 # SCD Type 2 columns of the conformed table (docs/data-rules.md#conformed-scd2).
 SCD2_COLUMNS: tuple[Column, ...] = (
     Column("active_from", DATE, "first day the version is in force (inclusive)"),
-    Column("active_to", DATE, "first day it is no longer in force (exclusive); 9999-12-31 when open"),
+    Column("active_to", DATE,
+           "first day it is no longer in force (exclusive); 9999-12-31 when open"),
     Column("is_current", BOOLEAN, "true only for the open version"),
 )
 
@@ -143,7 +144,8 @@ SCD2_COLUMNS: tuple[Column, ...] = (
 # Where a row came from in the archive: carried from the raw renditions through staging into
 # the conformed table unchanged, so ``ppstack lineage`` can name the file and row of every version.
 SOURCE_ROW_COLUMNS: tuple[Column, ...] = (
-    Column("_source_file", STRING, "archived file the row was read from, e.g. ndctext.zip!package.txt"),
+    Column("_source_file", STRING,
+           "archived file the row was read from, e.g. ndctext.zip!package.txt"),
     Column("_source_row", BIGINT, "1-based data row in that file (the header is not counted)"),
 )
 

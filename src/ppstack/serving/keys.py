@@ -203,7 +203,9 @@ def parse_rank_sk(sk: str) -> tuple[str, int, int, str]:
 
 
 def encode_doc(tokens_by_field: list[list[str]]) -> str:
-    """The entity's tokens per search field (spec order): 'w w|w|...' (tokens hold no ' ' or '|')."""
+    """The entity's tokens per search field, in spec order: 'w w|w|...'.
+
+    Tokens never hold ' ' or '|' (the tokenizer keeps letters, digits and '.' only)."""
     return "|".join(" ".join(toks) for toks in tokens_by_field)
 
 

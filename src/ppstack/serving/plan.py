@@ -2,7 +2,8 @@
 
 No I/O here. ``apply`` executes plans; tests build plans from hand-made rows.
 
-Classification (docs/sync.md#what-a-batchs-sync-reads), from the rows whose ``ingestion_batch_id`` = B:
+Classification (docs/sync.md#what-a-batchs-sync-reads), from the rows whose
+``ingestion_batch_id`` = B:
 
 - INSERT: only a new current row (a new key, or a reactivated one: its history stays untouched);
 - UPDATE: a closed row + a new current row;
@@ -14,7 +15,8 @@ Writes, in the order that makes every prefix of them safe to crash after:
 2. search item puts: items of the new row that the closed row lacks or holds with other content
    (a rank item carries the entity's tokens, so it changes when any search field does);
 3. V#CURRENT, the commit point,
-   ``attribute_not_exists(PK) OR last_ingestion_batch_id < :b OR (last_ingestion_batch_id = :b AND fingerprint = :fp)``;
+   ``attribute_not_exists(PK) OR last_ingestion_batch_id < :b
+   OR (last_ingestion_batch_id = :b AND fingerprint = :fp)``;
    a Put for INSERT/UPDATE, an UpdateItem for DELETE;
 4. search item deletes: sort keys of the closed row's items the new row does not have.
 
@@ -162,7 +164,9 @@ def plan_entity(spec: EntitySpec, rows: Iterable[Row]) -> EntityPlan:
         token_adds=tuple(new[sk] for sk in sorted(new) if old.get(sk) != new[sk]),
         current=current_item,
         token_deletes=tuple(
-            {"PK": {"S": search_pk(spec.name)}, "SK": {"S": sk}} for sk in sorted(old.keys() - new.keys())
+            {"PK": {"S": search_pk(spec.name)}, "SK": {"S": sk}}
+            for sk in sorted(old.keys() - new.keys())
         ),
-        absent=tuple(f for f in spec.field_names if f not in current_item) if kind == DELETE else (),
+        absent=(tuple(f for f in spec.field_names if f not in current_item)
+                if kind == DELETE else ()),
     )

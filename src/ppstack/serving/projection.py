@@ -10,8 +10,9 @@ sends and ``Scan`` returns, so reconcile compares them without conversion.
 Attribute choices that make the incremental and rebuilt paths agree:
 
 - ``last_ingestion_batch_id`` is the ``ingestion_batch_id`` of the row the item is made from. A
-  closed conformed row carries the id of the batch that closed it (docs/data-rules.md#conformed-scd2, rule 2), which is
-  exactly the batch whose sync writes the history item.
+  closed conformed row carries the id of the batch that closed it
+  (docs/data-rules.md#conformed-scd2, rule 2), which is exactly the batch whose sync writes the
+  history item.
 - A logically deleted key's V#CURRENT is made from its newest closed row (``is_current`` false,
   ``effective_to`` = the close date); the DELETE sync writes the same attributes.
 - NULL (and empty) business fields are omitted; dates are ``YYYY-MM-DD`` strings.
@@ -53,7 +54,8 @@ def text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+        midnight = value.time() == datetime.min.time()
+        return value.date().isoformat() if midnight else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     s = str(value)
