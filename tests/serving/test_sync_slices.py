@@ -136,7 +136,9 @@ def plain_sync(c: Conformed) -> Runtime:
     return rt
 
 
-@pytest.mark.parametrize(("pace", "chunk", "limit"), [(900.0, 40, 3.0), (1e9, 60, 2.5)],
+# Chunks of 16 and 24 drugs: about 500 and 700 writes (30 per drug: V#CURRENT, token and rank
+# items), so a throttled chunk still fits its invocation several times over.
+@pytest.mark.parametrize(("pace", "chunk", "limit"), [(900.0, 16, 3.0), (1e9, 24, 2.5)],
                          ids=["paced", "unpaced"])
 def test_sliced_sync_under_throttling_equals_one_local_sync(sample_batch: Conformed,
                                                              pace: float, chunk: int,
@@ -167,7 +169,7 @@ def test_sliced_sync_under_throttling_equals_one_local_sync(sample_batch: Confor
 
 def test_restart_resumes_after_the_checkpoint(sample_batch: Conformed) -> None:
     """The first invocation dies mid-chunk; the next ones never rewrite finished chunks."""
-    s = simulate(sample_batch, limit=3.0, reserve=0.3, chunk_size=40, kill_first_after=1.5)
+    s = simulate(sample_batch, limit=3.0, reserve=0.3, chunk_size=16, kill_first_after=1.5)
     try:
         first = s.invocations[0]
         assert first["killed"] and first["entities"] > 0
