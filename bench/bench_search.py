@@ -10,7 +10,8 @@ Runs a fixed list of queries a pharmacist types (single words, ingredient + salt
 strength, name + form, prefixes of 2-4 letters, field-scoped) through a ``ppstack serve``
 process with one client (HTTP keep-alive): prints p50 / p95 over every request, the worst
 query (median of its repeats), and the index's size: search items and writes per drug of a
-full load. Medians are printed; no assertions.
+full load, on one line (the last on stdout); each query's median, total and first result go
+to stderr. No assertions.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import http.client
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,9 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from bench_api import FDA, ROOT, load_full, pct
+from bench_api import load_full, pct
+from prepared import PPSTACK, full_files, serving
 
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG
@@ -58,12 +59,6 @@ QUERIES = (
     # field-scoped
     "labeler:lilly atomox*", "name:tylenol", "ingredient:acetaminophen form:tablet",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def index_size(settings: Any) -> dict[str, float]:
@@ -95,21 +90,9 @@ def rebuild(settings: Any, env: dict[str, str]) -> None:
     finally:
         rt.close()
     t0 = time.perf_counter()
-    subprocess.run([str(ROOT / ".venv/bin/ppstack"), "-q", "sync", "DRUG", "--rebuild"],
+    subprocess.run([str(PPSTACK), "-q", "sync", "DRUG", "--rebuild"],
                    env=env, check=True)
     print(f"sync --rebuild of the full file: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-
-
-def wait_up(port: int, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
-        if proc.poll() is not None:
-            sys.exit("ppstack serve exited")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit("ppstack serve did not start")
 
 
 def main() -> None:
@@ -119,8 +102,7 @@ def main() -> None:
     ap.add_argument("--port", default="18991", help="dynalite port for the bench home")
     ap.add_argument("--rebuild", action="store_true", help="drop the table, sync --rebuild")
     args = ap.parse_args()
-    if not (FDA / "product_2019-04-29.txt").is_file():
-        sys.exit(f"full FDA files not found under {FDA}")
+    full_files()  # exits with a clear message when ../shared is absent
     env = {**os.environ, "PPSTACK_HOME": args.home, "PPSTACK_DYNAMODB_PORT": args.port,
            "PPSTACK_DYNAMODB_TABLE": "bench-search", "PPSTACK_BACKEND": "local"}
     settings = load_settings(backend="local", home=args.home, dynamodb_port=args.port,
@@ -130,47 +112,50 @@ def main() -> None:
         rebuild(settings, env)
     size = index_size(settings)
 
-    port = free_port()
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/ppstack"), "-q", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print("targets: p50 <= 30 ms, p95 <= 150 ms, no query over 300 ms "
+          "(dynalite stands in for DynamoDB; the machine is shared)", file=sys.stderr)
     try:
-        wait_up(port, proc)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        every: list[float] = []
-        per_query: dict[str, tuple[float, int, str]] = {}
-        for q in QUERIES:
-            path = f"/search/drug?q={quote(q)}"
-            lat = []
-            for i in range(args.repeat + 1):
-                t0 = time.perf_counter()
-                conn.request("GET", path)
-                resp = conn.getresponse()
-                data = json.loads(resp.read())
-                ms = (time.perf_counter() - t0) * 1000
-                if resp.status != 200:
-                    sys.exit(f"{q!r}: HTTP {resp.status} {data}")
-                if i:
-                    lat.append(ms)
-            every += lat
-            total = f"{data['total']}{'+' if data.get('total_relation') == 'gte' else ''}"
-            first = (data["results"] or [{}])[0].get("proprietary_name") or "-"
-            per_query[q] = (statistics.median(lat), len(data["results"]), total)
-            print(f"  {q:40} {statistics.median(lat):7.1f} ms  total {total:>7}  first: {first}")
-        worst = max(per_query, key=lambda k: per_query[k][0])
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"\nsearch, {len(QUERIES)} queries x {args.repeat}: "
-              f"p50 {statistics.median(every):.1f} ms, p95 {pct(every, 95):.1f} ms, "
-              f"worst {worst!r} {per_query[worst][0]:.1f} ms (median); "
-              f"index {size['items']:,} items ({size['token_items']:,} token, "
-              f"{size['rank_items']:,} rank, {size['drugs']:,} current), "
-              f"{size['writes_per_drug']:.1f} writes per drug on a full load; "
-              f"peak RSS of children {rss:.0f} MB; load avg {os.getloadavg()[0]:.1f}")
-        print("targets: p50 <= 30 ms, p95 <= 150 ms, no query over 300 ms "
-              "(dynalite stands in for DynamoDB; the machine is shared)")
+        with serving(env) as base:
+            every, per_query = run_queries(urlsplit(base), args.repeat)
     finally:
-        proc.terminate()
-        proc.wait(10)
         dynalite.stop(settings)
+    worst = max(per_query, key=lambda k: per_query[k])
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"search, {len(QUERIES)} queries x {args.repeat}: "
+          f"p50 {statistics.median(every):.1f} ms, p95 {pct(every, 95):.1f} ms, "
+          f"worst {worst!r} {per_query[worst]:.1f} ms (median); "
+          f"index {size['items']:,} items ({size['token_items']:,} token, "
+          f"{size['rank_items']:,} rank, {size['drugs']:,} current), "
+          f"{size['writes_per_drug']:.1f} writes per drug on a full load; "
+          f"peak RSS of children {rss:.0f} MB; load avg {os.getloadavg()[0]:.1f}")
+
+
+def run_queries(url: Any, repeat: int) -> tuple[list[float], dict[str, float]]:
+    """Every query ``repeat`` times after a warm-up, one keep-alive client; (every latency in
+    ms, median per query). Each query's median, total and first result go to stderr."""
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    every: list[float] = []
+    per_query: dict[str, float] = {}
+    for q in QUERIES:
+        path = f"/search/drug?q={quote(q)}"
+        lat = []
+        for i in range(repeat + 1):
+            t0 = time.perf_counter()
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            data = json.loads(resp.read())
+            ms = (time.perf_counter() - t0) * 1000
+            if resp.status != 200:
+                sys.exit(f"{q!r}: HTTP {resp.status} {data}")
+            if i:
+                lat.append(ms)
+        every += lat
+        total = f"{data['total']}{'+' if data.get('total_relation') == 'gte' else ''}"
+        first = (data["results"] or [{}])[0].get("proprietary_name") or "-"
+        per_query[q] = statistics.median(lat)
+        print(f"  {q:40} {per_query[q]:7.1f} ms  total {total:>7}  first: {first}",
+              file=sys.stderr)
+    return every, per_query
 
 
 if __name__ == "__main__":
