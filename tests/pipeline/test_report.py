@@ -17,5 +17,5 @@ def test_report_shows_counts_writes_by_kind_and_timings() -> None:
     r.timings.update(stage=0.7, close=0.09, insert=0.12, sync=1.13)
     text = report(r)
     assert "inserted           54" in text and "deleted            54" in text
-    assert "3,378 writes (history 135, current 189, tokens +2,000 -1,054, skipped 0)" in text
+    assert "3,378 writes (history 135, current 189, search +2,000 -1,054, skipped 0)" in text
     assert "time sync       1.13 s" in text

@@ -313,7 +313,7 @@ def report(record: BatchRecord) -> str:
         d = record.dynamodb
         lines.append(
             f"dynamodb   {d.get('writes', 0):>10,} writes (history {d.get('history_puts', 0):,}, "
-            f"current {d.get('current_puts', 0) + d.get('current_updates', 0):,}, tokens "
+            f"current {d.get('current_puts', 0) + d.get('current_updates', 0):,}, search "
             f"+{d.get('token_puts', 0):,} -{d.get('token_deletes', 0):,}, skipped "
             f"{d.get('conditional_skips', 0):,})")
     for step, seconds in record.timings.items():

@@ -56,8 +56,8 @@ class SyncStats:
     history_puts: int = 0
     current_puts: int = 0
     current_updates: int = 0
-    token_puts: int = 0
-    token_deletes: int = 0
+    token_puts: int = 0  # search item puts (token and rank items; the name predates rank)
+    token_deletes: int = 0  # search item deletes
     conditional_skips: int = 0
 
     @property
