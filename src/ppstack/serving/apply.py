@@ -4,13 +4,13 @@ Entities are processed in chunks. Inside a chunk every phase finishes before the
 
 0. read the chunk's V#CURRENT (BatchGetItem, consistent) and drop *stale* plans;
 1. history puts (conditional PutItem, one per entity, in a thread pool);
-2. token puts (BatchWriteItem of 25, many entities per request);
+2. search item puts, token and rank items (BatchWriteItem of 25, many entities per request);
 3. V#CURRENT writes (conditional PutItem / UpdateItem, the commit point);
-4. token deletes (BatchWriteItem) of the entities whose V#CURRENT write succeeded.
+4. search item deletes (BatchWriteItem) of the entities whose V#CURRENT write succeeded.
 
-So for every single entity the order of docs/sync.md#the-order-per-key holds, while the requests themselves are
-batched and run concurrently (dynalite answers one request at a time per connection, slowly; AWS
-rewards concurrency too).
+So for every single entity the order of docs/sync.md#the-order-per-key holds, while the
+requests themselves are batched and run concurrently (dynalite answers one request at a time
+per connection, slowly; AWS rewards concurrency too).
 
 Why phase 0. Token puts precede the commit point, so the V#CURRENT condition alone cannot stop a
 *stale replay* (batch B re-run after a newer batch B' wrote the key) from adding tokens of a
