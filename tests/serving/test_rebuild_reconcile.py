@@ -163,3 +163,38 @@ def test_rebuild_rows_removes_extras(new_runtime: Callable[..., Runtime]) -> Non
     stats = rebuild_rows(rt, SPEC, model.all_rows())
     assert stats.extra_deleted == 2
     assert reconcile_rows(rt, SPEC, model.all_rows()) == []
+
+
+def rank_drift(rt: Runtime) -> dict[str, str]:
+    """A rank item with other content, one missing, and one an older tokenizer left behind;
+    returns sort key -> the kind reconcile must report."""
+    c, t = rt.dynamodb, rt.settings.dynamodb_table
+    stale, missing = f"rank#weekly#002#DRUG#{NDC}", f"rank#prozac#002#DRUG#{NDC}"
+    extra = f"rank#prozac#001#DRUG#{NDC}"  # the key before the name grew to two words
+    c.update_item(TableName=t, Key={"PK": {"S": "SEARCH#DRUG"}, "SK": {"S": stale}},
+                  UpdateExpression="SET d = :d", ExpressionAttributeValues={":d": {"S": "x"}})
+    c.delete_item(TableName=t, Key={"PK": {"S": "SEARCH#DRUG"}, "SK": {"S": missing}})
+    c.put_item(TableName=t, Item={"PK": {"S": "SEARCH#DRUG"}, "SK": {"S": extra},
+                                  "entity_id": {"S": NDC}, "d": {"S": "prozac||||||"}})
+    return {stale: "stale_token", missing: "missing_token", extra: "extra_token"}
+
+
+def test_reconcile_repair_and_rebuild_cover_rank_items(
+        new_runtime: Callable[..., Runtime]) -> None:
+    from ppstack.serving.repair import repair_rows
+
+    snaps: list[dict] = [{NDC: {"proprietary_name": "Prozac"}},
+                         {NDC: {"proprietary_name": "Prozac Weekly"}}]
+    rt = new_runtime()
+    model = synced(rt, snaps)
+    want = rank_drift(rt)
+    assert {d.sk: d.kind for d in reconcile_rows(rt, SPEC, model.all_rows())} == want
+    stats = repair_rows(rt, SPEC, model.all_rows())
+    assert (stats.missing, stats.stale, stats.extra) == (1, 1, 1)
+    assert reconcile_rows(rt, SPEC, model.all_rows()) == []
+
+    rt = new_runtime()
+    model = synced(rt, snaps)
+    rank_drift(rt)
+    assert rebuild_rows(rt, SPEC, model.all_rows()).extra_deleted == 1
+    assert reconcile_rows(rt, SPEC, model.all_rows()) == []
