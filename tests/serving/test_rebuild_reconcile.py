@@ -42,7 +42,8 @@ class Seen:
         pass
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(snaps=snapshots)
 def test_rebuild_rows_equals_incremental_sync(
     new_runtime: Callable[..., Runtime], snaps: list[dict]
@@ -59,7 +60,8 @@ def test_rebuild_rows_equals_incremental_sync(
     assert reconcile_rows(rebuilt, SPEC, model.all_rows()) == []
 
 
-def test_reconcile_rows_reports_each_kind_of_difference(new_runtime: Callable[..., Runtime]) -> None:
+def test_reconcile_rows_reports_each_kind_of_difference(
+        new_runtime: Callable[..., Runtime]) -> None:
     rt = new_runtime()
     other = "00000000009"
     model = synced(rt, [
