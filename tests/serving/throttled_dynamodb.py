@@ -101,7 +101,10 @@ class Bucket:
     at: float = 0.0
 
     def take(self, now: float, units: float) -> bool:
-        self.tokens = min(self.rate * BURST, self.tokens + (now - self.at) * self.rate)
+        # Threads keep their own virtual time, so ``now`` may be behind the bucket's last
+        # update: such a request refills nothing (a negative refill would drain the bucket).
+        refill = max(0.0, now - self.at) * self.rate
+        self.tokens = min(self.rate * BURST, self.tokens + refill)
         self.at = max(self.at, now)
         if self.tokens >= units:
             self.tokens -= units
