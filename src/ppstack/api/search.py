@@ -66,7 +66,7 @@ MAX_LIMIT = 100
 EXACT_LIMIT = 150  # total is exact when some word matches at most this many entities
 FIRST_READ = EXACT_LIMIT + 1  # items per list in the first round (decides exactness)
 READ_GROWTH = 2  # later rounds read this many times more per list
-DRIVE_LIMIT = 2000  # a list with at most this many entries left is read whole (_drive)
+DRIVE_LIMIT = 1300  # a list with at most this many entries left is read whole (_drive)
 MAX_READ = 3000  # items per Query page at most
 
 RankKey = tuple[tuple[str, ...], int, int, str]
