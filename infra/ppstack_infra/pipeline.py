@@ -44,6 +44,11 @@ from ppstack_infra.storage import Storage
 
 ATHENA_SYNC = "athena:startQueryExecution.sync"
 ATHENA_RETRY_ERRORS = ["Athena.TooManyRequestsException"]
+# A sync invocation that could not finish one chunk because DynamoDB kept throttling raises
+# ppstack.errors.Throttled; Step Functions names a Lambda error by its errorType, the Python
+# exception's class name. ref: https://docs.aws.amazon.com/lambda/latest/dg/python-exceptions.html
+# ref: https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+SYNC_RETRY_ERRORS = ["Throttled"]
 
 # Archive prefixes (ppstack.layout) by what the pipeline may do with them.
 READ_PREFIXES = ("raw/", "raw_tabular/", "staging/", "staging_rejects/", "batches/", "locks/")
@@ -319,6 +324,10 @@ class Pipeline(Construct):
             payload_response_only=True,
             result_path="$",
         ))
+        # Throttling that outlasts a whole invocation's retries: wait 1, 2, 4, 8 then 10
+        # minutes before the next slice (the checkpoint keeps what was done), then MarkFailed.
+        sync.add_retry(errors=SYNC_RETRY_ERRORS, interval=Duration.minutes(1), max_attempts=5,
+                       backoff_rate=2.0, max_delay=Duration.minutes(10))
 
         # The sync runs in slices that each end well inside the function's 15 minutes
         # (ppstack.serving.slices, checkpoint in the archive bucket); loop until done.

@@ -112,6 +112,15 @@ def make_dynamodb(settings: Settings, endpoint: str | None = None) -> Any:
                        local=settings.backend != "aws")
 
 
+def paces_writes(settings: Settings) -> bool:
+    """Whether DynamoDB writes are paced per partition key (``serving.pace``): on AWS, where a
+    partition takes at most 1,000 write units per second; dynalite has no such limit, and
+    pacing it would only slow the local sync down.
+    ref: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
+    """
+    return settings.backend == "aws"
+
+
 @dataclass
 class Runtime:
     """The ports one command works with, created on first use."""

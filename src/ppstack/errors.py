@@ -55,3 +55,9 @@ class ServiceUnavailable(PpstackError):
 
     http_status = 503
     code = "UNAVAILABLE"
+
+
+class Throttled(ServiceUnavailable):
+    """DynamoDB kept throttling past the retry budget. Its own class because the AWS sync
+    ends a slice at its checkpoint on it, and the state machine retries the sync on it (Step
+    Functions matches a Lambda error by the exception's class name)."""

@@ -493,6 +493,12 @@ def test_sync_loops_until_the_sliced_sync_is_done(resources: dict[str, Any]) -> 
     assert choice["Default"] == "Sync"
     assert choice["Choices"][0]["Next"] == "Done"
     assert definition["States"]["Sync"]["Next"] == "Synced?"
+    # sustained throttling that a whole invocation could not get past is retried, minutes apart
+    from ppstack.errors import Throttled
+
+    (retry,) = [r for r in definition["States"]["Sync"]["Retry"]
+                if r["ErrorEquals"] == [Throttled.__name__]]
+    assert retry["IntervalSeconds"] >= 60 and retry["BackoffRate"] > 1 and retry["MaxAttempts"] >= 3
 
 
 # ---- config and OpenAPI helpers ---------------------------------------------------------------

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ppstack.errors import ServiceUnavailable
+from ppstack.errors import ServiceUnavailable, Throttled
 from ppstack.serving.retry import Backoff, batch_get, batch_write, call
 
 SLEEPS: list[float] = []
@@ -52,16 +52,56 @@ def test_backoff_delays_are_capped_and_non_negative(base: float, cap: float, att
 
 def test_batch_write_resends_unprocessed_items() -> None:
     reqs = [{"PutRequest": {"Item": {"PK": {"S": str(i)}}}} for i in range(3)]
-    client = Scripted([{"UnprocessedItems": {"t": reqs[1:]}}, throttled(), {"UnprocessedItems": {}}])
+    client = Scripted([{"UnprocessedItems": {"t": reqs[1:]}}, throttled(),
+                       {"UnprocessedItems": {}}])
     assert batch_write(client, "t", reqs, backoff=FAST) == 3
     assert [r["RequestItems"]["t"] for r in client.requests] == [reqs, reqs[1:], reqs[1:]]
 
 
-def test_batch_write_gives_up_with_service_unavailable() -> None:
+def test_batch_write_gives_up_with_throttled() -> None:
     reqs = [{"PutRequest": {"Item": {"PK": {"S": "a"}}}}]
-    client = Scripted([{"UnprocessedItems": {"t": reqs}}] * 5)
-    with pytest.raises(ServiceUnavailable):
+    client = Scripted([{"UnprocessedItems": {"t": reqs}}] * 2 + [throttled()] * 3)
+    with pytest.raises(Throttled, match="without progress") as e:
         batch_write(client, "t", reqs, backoff=FAST)
+    assert isinstance(e.value, ServiceUnavailable) and len(client.requests) == 5
+
+
+def test_batch_write_progress_starts_a_fresh_budget() -> None:
+    """Sustained throttling that still lets a part through each time is never given up on:
+    twice the budget of attempts, each leaving one item fewer, completes."""
+    reqs = [{"PutRequest": {"Item": {"PK": {"S": "hot"}, "SK": {"S": str(i)}}}}
+            for i in range(10)]
+    client = Scripted([{"UnprocessedItems": {"t": reqs[i:]}} for i in range(1, 10)]
+                      + [{"UnprocessedItems": {}}])
+    assert batch_write(client, "t", reqs, backoff=FAST) == 10
+    assert len(client.requests) == 10 > FAST.attempts
+
+
+class Recorder:
+    """A pacer that records what it is told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, list[str]]] = []
+
+    def wait(self, keys: Any) -> None:
+        self.events.append(("wait", list(keys)))
+
+    def throttled(self, keys: Any) -> None:
+        self.events.append(("throttled", list(keys)))
+
+    def accepted(self, keys: Any) -> None:
+        self.events.append(("accepted", list(keys)))
+
+
+def test_batch_write_paces_each_send_and_reports_the_answer() -> None:
+    reqs = [{"PutRequest": {"Item": {"PK": {"S": "hot"}, "SK": {"S": str(i)}}}} for i in range(3)]
+    client = Scripted([{"UnprocessedItems": {"t": reqs[2:]}}, throttled(), {}])
+    pacer = Recorder()
+    batch_write(client, "t", reqs, backoff=FAST, pacer=pacer,
+                key_of=lambda r: r["PutRequest"]["Item"]["PK"]["S"])
+    assert pacer.events == [("wait", ["hot"] * 3), ("throttled", ["hot"] * 3),
+                            ("wait", ["hot"]), ("throttled", ["hot"]),
+                            ("wait", ["hot"]), ("accepted", ["hot"])]
 
 
 def test_batch_get_rerequests_unprocessed_keys_and_splits_by_100() -> None:

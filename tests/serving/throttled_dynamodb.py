@@ -22,12 +22,16 @@ What it encodes, from AWS's documentation:
   ref: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
   ref: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html
 
-The virtual clock: every request takes ``latency`` seconds and every backoff sleep its delay,
-counted from the time the calling thread started its request; the clock is the furthest any
-thread got. Concurrent requests therefore overlap as they would on a real client. Each partition
+The virtual clock: every request takes ``latency`` seconds and every pacing or backoff sleep its
+delay, on the timeline of the thread that makes it. A task given to the applier's thread pool
+starts on its thread at the virtual time it was submitted (``ClockedExecutor``), so requests of
+concurrent tasks overlap as they would from a real client, and the pool's results are ready
+when the last task ends; the invocation's clock is the furthest any thread got. Each partition
 key holds a token bucket refilled at its limit per virtual second that holds at most a tenth of
 a second's worth: stricter than a one-second window (AWS does not document how a partition
-smooths bursts), so a sync that passes here does not rely on bursts.
+smooths bursts), so a sync that passes here does not rely on bursts. ``outages`` make a key
+refuse every write for a while (a partition shared with another workload), to show a sync that
+ends a slice on sustained throttling and resumes.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +50,8 @@ READ_LIMIT = 3000.0  # RCU per second per partition
 
 
 class VirtualClock:
+    """Virtual seconds per thread; ``now()`` is the furthest any thread got."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._now = 0.0
@@ -53,20 +60,52 @@ class VirtualClock:
     def now(self) -> float:
         return self._now
 
-    def begin(self) -> float:
-        """A request starts: the calling thread is at the current virtual time."""
-        with self._lock:
-            self._local.t = self._now
-            return self._now
+    def thread_now(self) -> float:
+        """The calling thread's time: its own inside a pool task, else the furthest time (a
+        thread outside the pool has waited for every task it started)."""
+        return self._local.t if getattr(self._local, "in_task", False) else self._now
 
-    def spend(self, seconds: float) -> None:
-        """The calling thread spends ``seconds`` (request latency or a backoff sleep)."""
-        with self._lock:
-            t = getattr(self._local, "t", self._now) + seconds
-            self._local.t = t
-            self._now = max(self._now, t)
+    def enter(self, submitted: float) -> None:
+        """A pool task starts on this thread, no earlier than it was submitted."""
+        self._local.t = max(getattr(self._local, "t", submitted), submitted)
+        self._local.in_task = True
 
-    sleep = spend
+    def leave(self) -> None:
+        self._local.in_task = False
+
+    def spend(self, seconds: float) -> float:
+        """The calling thread spends ``seconds`` (request latency or a sleep); returns the time
+        it started spending them."""
+        with self._lock:
+            start = self.thread_now()
+            if getattr(self._local, "in_task", False):
+                self._local.t = start + seconds
+            self._now = max(self._now, start + seconds)
+            return start
+
+    def sleep(self, seconds: float) -> None:
+        self.spend(seconds)
+
+
+class ClockedExecutor(ThreadPoolExecutor):
+    """The applier's thread pool on the virtual clock (installed by the simulation in place of
+    ``ThreadPoolExecutor``): each task starts at its submitter's virtual time."""
+
+    clock: VirtualClock  # set by the simulation
+    tasks = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        clock, submitted = self.clock, self.clock.thread_now()
+        type(self).tasks += 1
+
+        def timed() -> Any:
+            clock.enter(submitted)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                clock.leave()
+
+        return super().submit(timed)
 
 
 class InvocationTimeout(RuntimeError):
@@ -143,6 +182,7 @@ class ThrottledDynamoDB:
     write_limit: float = WRITE_LIMIT
     read_limit: float = READ_LIMIT
     invocation: Invocation | None = None
+    outages: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> [from, to)
     throttled: int = 0
     requests: int = 0
     writes_by_pk: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -155,11 +195,13 @@ class ThrottledDynamoDB:
     # ---- capacity ----
     def _take(self, pk: str, kind: str, units: float, now: float) -> bool:
         limit = self.write_limit if kind == "write" else self.read_limit
+        down = self.outages.get(pk)
         with self._lock:
             bucket = self._buckets.get((pk, kind))
             if bucket is None:
                 bucket = self._buckets[(pk, kind)] = Bucket(limit, limit * BURST, now)
-            ok = bucket.take(now, units)
+            out = kind == "write" and down is not None and down[0] <= now < down[1]
+            ok = not out and bucket.take(now, units)
             if not ok:
                 self.throttled += 1
             elif kind == "write":
@@ -170,9 +212,7 @@ class ThrottledDynamoDB:
         if self.invocation is not None and self.invocation.time_left() <= 0:
             raise InvocationTimeout(f"invocation passed its {self.invocation.limit:g} s limit")
         self.requests += 1
-        now = self.clock.begin()
-        self.clock.spend(self.latency)
-        return now
+        return self.clock.spend(self.latency)
 
     def _throttle(self, operation: str, kind: str) -> ClientError:
         reason = "TableWriteKeyRangeThroughputExceeded" if kind == "write" else \

@@ -6,7 +6,10 @@ Why our own loop on top of botocore's retry mode: BatchWriteItem and BatchGetIte
 leaving part of the work undone (``UnprocessedItems`` / ``UnprocessedKeys``); botocore does not
 retry those, and AWS says to retry them with exponential backoff. Throttling errors that outlast
 botocore's own attempts are retried here with the same policy. "Full jitter" (sleep a uniform
-random time in ``[0, min(cap, base * 2**attempt)]``) spreads concurrent writers apart.
+random time in ``[0, min(cap, base * 2**attempt)]``) spreads concurrent writers apart. The
+budget of ``attempts`` counts attempts in a row that made no progress: a BatchWriteItem whose
+answer leaves fewer items unprocessed than it sent starts a fresh budget, so a writer paced at
+a hot key's limit is never failed while DynamoDB keeps accepting part of each request.
 ref: https://docs.aws.amazon.com/goto/WebAPI/dynamodb/BatchWriteItem
 ref: https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
 """
@@ -18,11 +21,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from botocore.exceptions import ClientError
 
-from ppstack.errors import ServiceUnavailable
+from ppstack.errors import Throttled
 
 T = TypeVar("T")
 
@@ -53,6 +56,8 @@ class Backoff:
 
 
 DEFAULT_BACKOFF = Backoff()
+# Paced writes to AWS's hot search key: more patient before a request without progress fails.
+PATIENT_BACKOFF = Backoff(base=0.05, cap=2.0, attempts=40)
 
 
 def is_throttling(error: BaseException) -> bool:
@@ -64,7 +69,7 @@ def is_throttling(error: BaseException) -> bool:
 def call(fn: Callable[..., T], *args: Any, backoff: Backoff = DEFAULT_BACKOFF, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``, retrying throttling errors; other errors propagate unchanged.
 
-    Raises ServiceUnavailable when throttling outlasts every attempt.
+    Raises Throttled when throttling outlasts every attempt.
     """
     delays = backoff.delays()
     while True:
@@ -75,7 +80,7 @@ def call(fn: Callable[..., T], *args: Any, backoff: Backoff = DEFAULT_BACKOFF, *
                 raise
             delay = next(delays, None)
             if delay is None:
-                raise ServiceUnavailable(
+                raise Throttled(
                     f"DynamoDB kept throttling after {backoff.attempts} attempts: {e}"
                 ) from e
             backoff.sleep(delay)
@@ -88,29 +93,57 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def batch_write(
-    client: Any, table: str, requests: Sequence[dict], *, backoff: Backoff = DEFAULT_BACKOFF
-) -> int:
-    """One BatchWriteItem of at most 25 ``{"PutRequest"|"DeleteRequest": ...}``, driven to completion.
+class Pacer(Protocol):
+    """Paces writes per partition key and learns from DynamoDB's answers (``pace.KeyPacer``)."""
 
-    ``UnprocessedItems`` are resent after a backoff delay until none are left. Returns the number
-    of requests written (= ``len(requests)``). The caller guarantees no two requests share a key
-    (DynamoDB refuses such a request as a whole).
+    def wait(self, keys: Iterable[str]) -> None: ...
+    def throttled(self, keys: Iterable[str]) -> None: ...
+    def accepted(self, keys: Iterable[str]) -> None: ...
+
+
+def batch_write(
+    client: Any, table: str, requests: Sequence[dict], *, backoff: Backoff = DEFAULT_BACKOFF,
+    pacer: Pacer | None = None, key_of: Callable[[dict], str] = str,
+) -> int:
+    """One BatchWriteItem of at most 25 ``{"PutRequest"|"DeleteRequest": ...}``, driven to
+    completion.
+
+    ``UnprocessedItems`` (and a throttling error, which means nothing was processed) are resent
+    after a backoff delay until none are left; with a ``pacer`` every send waits for its slot
+    (``key_of`` gives a request's partition key) and tells the pacer how DynamoDB answered.
+    Returns the number of requests written (= ``len(requests)``). The caller guarantees no two
+    requests share a key (DynamoDB refuses such a request as a whole).
     """
     if len(requests) > BATCH_WRITE_MAX:
         raise ValueError(f"BatchWriteItem takes at most {BATCH_WRITE_MAX} requests")
     pending: list[dict] = list(requests)
     delays = backoff.delays()
     while pending:
-        response = call(client.batch_write_item, RequestItems={table: pending}, backoff=backoff)
-        pending = list(response.get("UnprocessedItems", {}).get(table, []))
-        if pending:
-            delay = next(delays, None)
-            if delay is None:
-                raise ServiceUnavailable(
-                    f"DynamoDB left {len(pending)} items unprocessed after {backoff.attempts} attempts"
-                )
-            backoff.sleep(delay)
+        keys = [key_of(r) for r in pending] if pacer is not None else []
+        if pacer is not None:
+            pacer.wait(keys)
+        try:
+            response = client.batch_write_item(RequestItems={table: pending})
+            left = list(response.get("UnprocessedItems", {}).get(table, []))
+        except ClientError as e:
+            if not is_throttling(e):
+                raise
+            left, error = pending, e
+        else:
+            error = None
+        if pacer is not None:
+            (pacer.throttled if left else pacer.accepted)(keys)
+        if not left:
+            break
+        if len(left) < len(pending):
+            delays = backoff.delays()  # progress: a fresh budget
+        delay = next(delays, None)
+        if delay is None:
+            raise Throttled(f"DynamoDB left {len(left)} items unprocessed after "
+                            f"{backoff.attempts} attempts without progress"
+                            + (f": {error}" if error else ""))
+        backoff.sleep(delay)
+        pending = left
     return len(requests)
 
 
@@ -145,7 +178,7 @@ def batch_get(
             if request["Keys"]:
                 delay = next(delays, None)
                 if delay is None:
-                    raise ServiceUnavailable(
+                    raise Throttled(
                         f"DynamoDB left {len(request['Keys'])} keys unprocessed after "
                         f"{backoff.attempts} attempts"
                     )

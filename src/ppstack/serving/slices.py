@@ -14,6 +14,12 @@ reserve, and returns ``done = False`` when it might not fit; the state machine t
 again. A new invocation starts after the checkpoint's key, so a restart never redoes finished
 chunks; a chunk cut short by a crash is redone whole, which is safe because every write of the
 sync converges (``serving.apply``).
+
+Sustained throttling (the partition shared with another workload, say) that outlasts the retry
+budget in the middle of a chunk ends the invocation the same way: at the last checkpoint, with
+``done = False``, and the next invocation redoes that chunk. Only an invocation that could not
+finish a single chunk raises ``Throttled``; the state machine's Retry on the Sync state then
+waits minutes, not seconds, before invoking it again.
 """
 
 from __future__ import annotations
@@ -25,19 +31,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ppstack.entities.spec import EntitySpec
-from ppstack.errors import NotFound
+from ppstack.errors import NotFound, Throttled
 from ppstack.layout import check_batch_id, sync_checkpoint_key
 from ppstack.serving.apply import DEFAULT_CHUNK, DEFAULT_WORKERS, Applier, SyncStats
 from ppstack.serving.pace import KeyPacer
 from ppstack.serving.plan import plan_entity
 from ppstack.serving.read import as_spec, batch_rows
-from ppstack.serving.retry import Backoff, chunked
+from ppstack.serving.retry import PATIENT_BACKOFF, Backoff, chunked
 from ppstack.serving.sync import batch_groups
 from ppstack.serving.table import ensure_table
 
 DEFAULT_RESERVE = 120.0  # seconds kept free at the end of an invocation
-# The hot partition is throttled for most of a full load: be patient before giving up.
-PATIENT_BACKOFF = Backoff(base=0.05, cap=2.0, attempts=40)
 
 
 @dataclass
@@ -52,6 +56,7 @@ class Checkpoint:
     total: int = 0  # entities in the batch
     chunks: int = 0
     invocations: int = 0
+    throttled: int = 0  # invocations that ended early because DynamoDB kept throttling
     done: bool = False
     stats: dict[str, int] = field(default_factory=dict)
 
@@ -103,11 +108,19 @@ def sync_slice(rt: Any, spec: EntitySpec | str, batch_id: str, *,
     applier = Applier(rt.dynamodb, rt.settings.dynamodb_table, workers, backoff=backoff,
                       pacer=pacer or KeyPacer())
     longest = 0.0
+    chunks_before = cp.chunks
     for chunk in chunked(keys[start:], chunk_size):
         before = time_left()
         if before < reserve + 2 * longest:
             break
-        stats = applier.apply((plan_entity(spec, groups[k]) for k in chunk), len(chunk))
+        try:
+            stats = applier.apply((plan_entity(spec, groups[k]) for k in chunk), len(chunk))
+        except Throttled:
+            cp.throttled += 1
+            _save(rt.store, cp)
+            if cp.chunks == chunks_before:
+                raise  # no progress at all: the state machine's Retry waits longer
+            return cp  # the next invocation redoes this chunk from the checkpoint
         longest = max(longest, before - time_left())
         cp.after, cp.entities, cp.chunks = chunk[-1], cp.entities + len(chunk), cp.chunks + 1
         cp.stats = _add(cp.stats, stats)
