@@ -26,3 +26,17 @@ def cut(sample_files: dict[str, Path], out: Path, products: int, drop_packages: 
     (out / "product.txt").write_bytes(b"\r\n".join(kept) + b"\r\n")
     (out / "package.txt").write_bytes(b"\r\n".join(packs) + b"\r\n")
     return [out / "product.txt", out / "package.txt"]
+
+
+def thin(files: dict[str, Path], out: Path, every: int) -> list[Path]:
+    """Every ``every``-th product of a delivery and all its packages (lines as published): a
+    proportional slice of the full directory, for tests that must stay within a time budget."""
+    prod = files["product"].read_bytes().splitlines(keepends=True)
+    pack = files["package"].read_bytes().splitlines(keepends=True)
+    kept = prod[:1] + prod[1::every]
+    ids = {line.split(b"\t", 1)[0] for line in kept[1:]}
+    packs = pack[:1] + [p for p in pack[1:] if p.split(b"\t", 1)[0] in ids]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "product.txt").write_bytes(b"".join(kept))
+    (out / "package.txt").write_bytes(b"".join(packs))
+    return [out / "product.txt", out / "package.txt"]
