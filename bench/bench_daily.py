@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -61,8 +60,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="prepare the day-1 home in DIR once and reuse it on later runs")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="ppstack-bench-daily-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="ppstack-bench-daily-",
+                                     ignore_cleanup_errors=True) as scratch:
+        work = Path(scratch)
         if args.keep is not None and (args.keep / "day2").is_file():
             home, day2 = args.keep / "home", (args.keep / "day2").read_text().strip()
         elif args.keep is not None:
@@ -84,8 +84,6 @@ def main() -> None:
               f"fresh process): median {statistics.median(walls):.2f} s wall "
               f"({statistics.median(cpus):.2f} s CPU) over {len(walls)} runs, peak RSS "
               f"{max(peaks):.0f} MB; load average {os.getloadavg()[0]:.1f}; {counts}")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

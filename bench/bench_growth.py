@@ -78,8 +78,9 @@ def main() -> None:
     from ppstack.scenario import derive_scenario
     from ppstack.settings import load_settings
 
-    work = Path(tempfile.mkdtemp(prefix="ppstack-bench-growth-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="ppstack-bench-growth-",
+                                     ignore_cleanup_errors=True) as scratch:
+        work = Path(scratch)
         dates = [(date.fromisoformat(DAY0) + timedelta(days=i)).isoformat()
                  for i in range(args.days + 1)]
         t = time.perf_counter()
@@ -123,8 +124,6 @@ def main() -> None:
               f"{mid_s:.2f} s, day {last} {last_s:.2f} s (day {last} / day 1 = "
               f"{last_s / first_s:.2f}); (data files, delete files, snapshots) day 1 {state[1]}, "
               f"day {mid} {state[mid]}, day {last} {state[last]}")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -73,8 +72,9 @@ def main() -> None:
     if args.measure:
         measure(*args.measure)
         return
-    work = Path(tempfile.mkdtemp(prefix="ppstack-bench-scd2-"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="ppstack-bench-scd2-",
+                                     ignore_cleanup_errors=True) as scratch:
+        work = Path(scratch)
         home, batch_id = prepare(work)
 
         def run(copy: Path) -> dict[str, Any]:
@@ -91,8 +91,6 @@ def main() -> None:
         print(f"scd2 close+insert (next-day batch, full FDA file): median {med:.2f} s over "
               f"{len(results)} runs (close {close:.2f} s, insert {insert:.2f} s); "
               f"peak RSS {rss:.0f} MB; batch {results[0]['counts']}")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
