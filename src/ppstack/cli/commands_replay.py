@@ -8,6 +8,7 @@ import json
 import click
 
 from ppstack.cli.context import runtime, say
+from ppstack.cli.output import format_option
 from ppstack.cli.progress import bar_factory
 from ppstack.entities import get_entity
 from ppstack.layout import check_date
@@ -23,8 +24,7 @@ from ppstack.layout import check_date
               help="List the deliveries it would apply and the changes each would make.")
 @click.option("--allow-mass-delete", is_flag=True,
               help="Let replayed deliveries close more than the mass-delete share of keys.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Report format on stdout.")
+@format_option(rows=False)
 @click.pass_context
 def replay_command(ctx: click.Context, entity: str, from_date: str | None, to_date: str | None,
                    dry_run: bool, allow_mass_delete: bool, fmt: str) -> None:
@@ -78,8 +78,7 @@ def replay_command(ctx: click.Context, entity: str, from_date: str | None, to_da
 @click.command("lineage")
 @click.argument("entity")
 @click.argument("entity_id", metavar="ID")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Output format on stdout.")
+@format_option(rows=False)
 @click.pass_context
 def lineage_command(ctx: click.Context, entity: str, entity_id: str, fmt: str) -> None:
     """Every version of one entity: interval, opening and closing batch, raw files and row.
