@@ -2,8 +2,8 @@
 
 Every ``bench/bench_*.py`` prints its figures on the last line of its standard output; this
 prints that line after the bench's name, with the machine's load average when it ended (the
-figures mean little on a loaded machine). The long benches (the 60-day growth run and the full
-load, several minutes each) run only with ``--long``; names pick benches.
+figures mean little on a loaded machine). The long benches (the 60-day growth run, the full
+load and the full replay, several minutes each) run only with ``--long``; names pick benches.
 
     .venv/bin/python bench/run_all.py [--long] [bench_daily bench_serve_load ...]
 """
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-LONG = frozenset({"bench_growth", "bench_full_load"})
+LONG = frozenset({"bench_growth", "bench_full_load", "bench_replay"})
 
 
 def benches() -> list[str]:
