@@ -5,11 +5,11 @@ reads the batch's rows through the SQL engine and calls it. The pipeline calls `
 the last step of ``ppstack run`` and stores ``SyncStats.to_dict()`` in the batch ledger.
 
 Precondition (docs/sync.md#why-it-converges): batch B is synced when DynamoDB holds the state
-batch B-1 left, i.e. right after conformed received B. Only token *differences* are written, so tokens a
-key keeps across B are assumed present. Re-running B later is safe (keys a newer batch wrote
-are skipped), but to populate an empty or drifted table use ``--rebuild``, not a replay of
-every batch: a closed row is restamped with the batch that closed it, so old batches' rows no
-longer describe what those batches did.
+batch B-1 left, i.e. right after conformed received B. Only token *differences* are written,
+so tokens a key keeps across B are assumed present. Re-running B later is safe (keys a newer
+batch wrote are skipped), but to populate an empty or drifted table use ``--rebuild``, not a
+replay of every batch: a closed row is restamped with the batch that closed it, so old
+batches' rows no longer describe what those batches did.
 """
 
 from __future__ import annotations
