@@ -246,17 +246,10 @@ class Evaluation:
     @property
     def complete(self) -> bool:
         """Every match has been seen: each one is in every list, and one list is exhausted."""
-        return any(s.done or self._scope_passed(s) for s in self.streams)
+        return any(s.done for s in self.streams)
 
     def _field_tier(self, term: Term) -> int | None:
-        return next((f.tier for f in self.spec.search if f.name == term.field), None)
-
-    def _scope_passed(self, s: Stream) -> bool:
-        """A scoped word's list is past every entity holding the word in its field: the list is
-        ordered by the best tier of the word, which for those entities is at most the field's."""
-        tier = self._field_tier(s.term)
-        return (tier is not None and not s.term.prefix and s.head is not None
-                and s.head[1] > tier)
+        return field_tier(self.spec, term)
 
     def bound(self) -> tuple[Any, ...] | None:
         """A rank key every entity not yet seen ranks strictly after (None: no bound yet).
@@ -294,15 +287,25 @@ class Evaluation:
         return completion, sigma, longest - named, last_id
 
 
+def field_tier(spec: EntitySpec, term: Term) -> int | None:
+    """The tier of the field a word is scoped to (None: not scoped)."""
+    return next((f.tier for f in spec.search if f.name == term.field), None)
+
+
 def _query_args(table: str, spec: EntitySpec, term: Term) -> dict[str, Any]:
-    return {
-        "TableName": table,
-        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :t)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": search_pk(spec.name)},
-            ":t": {"S": rank_prefix(term.token, prefix_match=term.prefix)},
-        },
-    }
+    """The Query of a word's rank list. An exact word scoped to a field of tier t reads only
+    the entries of tier at most t: an entity holding the word in that field has its best tier
+    for the word there or lower, so the list's end there means every such entity was seen."""
+    pk = {":pk": {"S": search_pk(spec.name)}}
+    start = rank_prefix(term.token, prefix_match=term.prefix)
+    tier = field_tier(spec, term)
+    if tier is None or term.prefix:
+        return {"TableName": table, "KeyConditionExpression": "PK = :pk AND begins_with(SK, :t)",
+                "ExpressionAttributeValues": {**pk, ":t": {"S": start}}}
+    # After the tier digit come digits and '#' only, all sorting before '~'.
+    return {"TableName": table, "KeyConditionExpression": "PK = :pk AND SK BETWEEN :a AND :b",
+            "ExpressionAttributeValues": {**pk, ":a": {"S": start},
+                                          ":b": {"S": f"{start}{tier}~"}}}
 
 
 def _read_page(client: Any, table: str, spec: EntitySpec, stream: Stream, limit: int
