@@ -3,7 +3,8 @@
 Every ``bench/bench_*.py`` prints its figures on the last line of its standard output; this
 prints that line after the bench's name, with the machine's load average when it ended (the
 figures mean little on a loaded machine). The long benches (the 60-day growth run, the full
-load and the full replay, several minutes each) run only with ``--long``; names pick benches.
+load, the full replay, and search and API, which load every drug into dynalite first: minutes
+to an hour each) run only with ``--long``; names pick benches.
 
     .venv/bin/python bench/run_all.py [--long] [bench_daily bench_serve_load ...]
 """
@@ -17,7 +18,8 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-LONG = frozenset({"bench_growth", "bench_full_load", "bench_replay"})
+# Minutes to an hour each: 60 batches, or every drug loaded into dynalite first (once per home).
+LONG = frozenset({"bench_growth", "bench_full_load", "bench_replay", "bench_search", "bench_api"})
 
 
 def benches() -> list[str]:
