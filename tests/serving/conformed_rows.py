@@ -20,6 +20,7 @@ from typing import Any
 from ppstack.backends import Runtime
 from ppstack.entities.spec import EntitySpec, conformed_columns
 from ppstack.layout import CONFORMED_NS
+from ppstack.pipeline.ledger import BatchRecord, Ledger
 from ppstack.pipeline.steps import ensure_conformed
 from ppstack.sql import literal
 
@@ -46,8 +47,16 @@ def insert_sql(spec: EntitySpec, table: str, rows: Iterable[Mapping[str, Any]]) 
     return f"INSERT INTO {table} ({', '.join(names)})\nVALUES\n  {values}"
 
 
-def load_conformed(rt: Runtime, spec: EntitySpec, rows: list[dict[str, Any]]) -> None:
-    """Make ``conformed.<entity>`` hold exactly ``rows``, through ``rt.engine``."""
+def load_conformed(rt: Runtime, spec: EntitySpec, rows: list[dict[str, Any]],
+                   batch_dates: dict[str, str] | None = None) -> None:
+    """Make ``conformed.<entity>`` hold exactly ``rows``, through ``rt.engine``; record
+    ``batch_dates`` (effective date -> batch id) in the batch ledger as the pipeline would."""
+    ledger = Ledger(rt.store)
+    known = {r.batch_id for r in ledger.list(spec.name)}
+    for day, batch_id in (batch_dates or {}).items():
+        if batch_id not in known:
+            ledger.create(BatchRecord(entity=spec.name, source="FDA_NDC", ingest_date=day,
+                                      batch_id=batch_id, state="synced", completed="synced"))
     table = rt.engine.table_ref(CONFORMED_NS, spec.conformed_table)
     rt.engine.execute(f"DROP TABLE IF EXISTS {table}")
     ensure_conformed(rt, spec)

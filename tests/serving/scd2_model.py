@@ -43,6 +43,7 @@ class Scd2Model:
         self.source_system = source_system
         self.rows: list[dict[str, Any]] = []
         self.batches: list[str] = []
+        self.dates: dict[str, str] = {}  # effective date -> batch id, like the batch ledger
 
     def apply(self, snapshot: dict[str, dict[str, Any]], effective: date,
               batch_id: str | None = None) -> str:
@@ -72,6 +73,7 @@ class Scd2Model:
                 "opened_batch_id": batch_id,
             })
         self.batches.append(batch_id)
+        self.dates[effective.isoformat()] = batch_id
         return batch_id
 
     def batch_rows(self, batch_id: str) -> list[dict[str, Any]]:

@@ -39,7 +39,7 @@ def test_plan_entity_insert_puts_current_and_all_tokens() -> None:
     }
     rank = next(t for t in plan.token_adds if t["SK"]["S"].startswith("rank#eli#"))
     assert rank["d"] == {"S": "prozac||||||eli lilly"}
-    assert plan.current["SK"]["S"] == CURRENT_SK and plan.writes == 7
+    assert plan.current["SK"]["S"] == CURRENT_SK and plan.writes == 8  # + the change item
 
 
 def test_plan_entity_update_writes_only_token_differences() -> None:
@@ -57,14 +57,14 @@ def test_plan_entity_update_writes_only_token_differences() -> None:
     assert plan.history is not None and plan.history["SK"]["S"] == "V#2025-01-03"
     assert plan.history["effective_to"]["S"] == "2025-01-10"
     assert plan.history["last_ingestion_batch_id"]["S"] == b2
-    assert plan.writes == 1 + 5 + 1 + 3
+    assert plan.writes == 1 + 5 + 1 + 3 + 1  # + the change item
 
 
 def test_plan_entity_update_of_a_field_outside_the_tokens_writes_no_search_item() -> None:
     m, b2 = _model({"proprietary_name": "Prozac", "marketing_category": "NDA"},
                    {"proprietary_name": "Prozac", "marketing_category": "ANDA"})
     plan = plan_entity(DRUG, m.batch_rows(b2))
-    assert plan.token_adds == () and plan.token_deletes == () and plan.writes == 2
+    assert plan.token_adds == () and plan.token_deletes == () and plan.writes == 3
 
 
 def test_plan_entity_strength_change_rewrites_rank_items_in_place() -> None:

@@ -24,7 +24,7 @@ def build(snaps: list[dict]) -> Scd2Model:
 def test_project_one_current_per_key_history_per_closed_tokens_for_current(
         snaps: list[dict]) -> None:
     model = build(snaps)
-    items = project(SPEC, model.all_rows())
+    items = project(SPEC, model.all_rows(), model.dates)
     rows = model.all_rows()
     keys = {r["ndc"] for r in rows}
     currents = {pk for (pk, sk) in items if sk == "V#CURRENT"}
@@ -61,7 +61,7 @@ def test_project_history_item_carries_closing_batch_and_close_date() -> None:
     model = Scd2Model(SPEC)
     model.apply({"00000000001": {"proprietary_name": "Prozac"}}, date(2025, 1, 3))
     b2 = model.apply({"00000000001": {"proprietary_name": "Advil"}}, date(2025, 1, 10))
-    item = project(SPEC, model.all_rows())[("ITEM#DRUG#00000000001", "V#2025-01-03")]
+    item = project(SPEC, model.all_rows(), model.dates)[("ITEM#DRUG#00000000001", "V#2025-01-03")]
     assert item["last_ingestion_batch_id"] == {"S": b2}
     assert item["effective_to"] == {"S": "2025-01-10"}
     assert item["proprietary_name"] == {"S": "Prozac"}

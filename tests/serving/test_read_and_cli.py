@@ -58,16 +58,16 @@ def test_sync_batch_reads_rows_through_engine(new_runtime: Callable[..., Runtime
     monkeypatch.setattr(rt.engine, "execute", recording)
     for day, snap in SNAPSHOTS:
         b = model.apply(snap, day)
-        load_conformed(runtime, SPEC, model.all_rows())  # the fixture's own engine: not recorded
+        load_conformed(runtime, SPEC, model.all_rows(), model.dates)  # the fixture's own engine: not recorded
         sync_batch(rt, "DRUG", b)
-    assert scan_all(rt.dynamodb, rt.settings.dynamodb_table) == project(SPEC, model.all_rows())
+    assert scan_all(rt.dynamodb, rt.settings.dynamodb_table) == project(SPEC, model.all_rows(), model.dates)
     assert statements and all("ingestion_batch_id = '" in s for s in statements)
 
 
 def test_rebuild_and_reconcile_read_all_rows_through_engine(new_runtime: Callable[..., Runtime]) -> None:
     model = three_batches()
     rt = new_runtime()
-    load_conformed(rt, SPEC, model.all_rows())
+    load_conformed(rt, SPEC, model.all_rows(), model.dates)
     stats = rebuild(rt, SPEC)
     assert stats.keys == 2 and stats.history_items == 2
     assert reconcile(rt, SPEC) == []
@@ -101,7 +101,7 @@ def test_cli_sync_batch_then_reconcile_exit_zero(cli_env, capsys: pytest.Capture
     model, rt = cli_env
     for day, snap in SNAPSHOTS:
         b = model.apply(snap, day)
-        load_conformed(rt, SPEC, model.all_rows())
+        load_conformed(rt, SPEC, model.all_rows(), model.dates)
         capsys.readouterr()
         assert run_cli(["-q", "sync", "DRUG", "--batch-id", b, "--format", "json"]) == 0
     last = json.loads(capsys.readouterr().out)
@@ -112,16 +112,17 @@ def test_cli_sync_batch_then_reconcile_exit_zero(cli_env, capsys: pytest.Capture
 def test_cli_reconcile_differences_exit_one(cli_env, capsys: pytest.CaptureFixture) -> None:
     _empty, rt = cli_env
     model = three_batches()
-    load_conformed(rt, SPEC, model.all_rows())
+    load_conformed(rt, SPEC, model.all_rows(), model.dates)
     assert run_cli(["reconcile", "DRUG", "--format", "json"]) == 1  # table still empty
     diffs = json.loads(capsys.readouterr().out)
-    assert {d["kind"] for d in diffs} == {"missing", "missing_token"}
+    assert {d["kind"] for d in diffs} == {"missing", "missing_token", "missing_change",
+                                          "missing_batch"}
 
 
 def test_cli_sync_rebuild_then_reconcile_clean(cli_env, capsys: pytest.CaptureFixture) -> None:
     _empty, rt = cli_env
     model = three_batches()
-    load_conformed(rt, SPEC, model.all_rows())
+    load_conformed(rt, SPEC, model.all_rows(), model.dates)
     assert run_cli(["sync", "DRUG", "--rebuild", "--format", "json"]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["keys"] == 2

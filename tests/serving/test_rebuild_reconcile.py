@@ -55,9 +55,9 @@ def test_rebuild_rows_equals_incremental_sync(
     stats = rebuild_rows(rebuilt, SPEC, model.all_rows(), meter=Seen(seen))
     a = scan_all(incremental.dynamodb, incremental.settings.dynamodb_table)
     b = scan_all(rebuilt.dynamodb, rebuilt.settings.dynamodb_table)
-    assert a == b == project(SPEC, model.all_rows())
+    assert a == b == project(SPEC, model.all_rows(), model.dates)
     assert sum(seen) == stats.items == len(b)
-    assert reconcile_rows(rebuilt, SPEC, model.all_rows()) == []
+    assert reconcile_rows(rebuilt, SPEC, model.all_rows(), batch_of_date=model.dates) == []
 
 
 def test_reconcile_rows_reports_each_kind_of_difference(
@@ -80,7 +80,7 @@ def test_reconcile_rows_reports_each_kind_of_difference(
     c.put_item(TableName=t, Item={"PK": {"S": "SEARCH#DRUG"},
                                   "SK": {"S": f"token#zzz#proprietary_name#DRUG#{NDC}"}})
     c.put_item(TableName=t, Item={"PK": {"S": "ITEM#LABELER#00002"}, "SK": {"S": "V#CURRENT"}})
-    diffs = reconcile_rows(rt, SPEC, model.all_rows())
+    diffs = reconcile_rows(rt, SPEC, model.all_rows(), batch_of_date=model.dates)
     got = {(d.kind, d.pk, d.sk) for d in diffs}
     assert got == {
         ("missing", f"ITEM#DRUG#{other}", "V#CURRENT"),

@@ -8,6 +8,8 @@ attribute in the table never leaks into the API unannounced.
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any
 
 from ppstack.entities import EntitySpec
@@ -72,23 +74,20 @@ def get_current(client: Any, table: str, spec: EntitySpec, entity_id: str) -> di
     return to_json(spec, item)
 
 
-def get_history(client: Any, table: str, spec: EntitySpec, entity_id: str) -> list[dict[str, Any]]:
-    """Every version once, ordered by ``effective_from``; NotFound when the entity has no item.
-
-    A logically deleted entity's last version is stored twice (``V#CURRENT`` and
-    ``V#<active_from>``) and the two share ``effective_from``; the ``V#CURRENT`` copy wins because
-    it is the sync's commit point (if a sync stopped between writing the history row and
-    ``V#CURRENT``, the current item is still what readers should see).
-    """
+def _query_versions(client: Any, table: str, spec: EntitySpec, entity_id: str,
+                    sk_range: tuple[str, str] | None) -> dict[str, dict[str, Any]]:
+    """effective_from -> version, from one Query of the entity's partition (paged to the end)."""
     by_from: dict[str, dict[str, Any]] = {}
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :v)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": item_pk(spec.name, entity_id)},
-            ":v": {"S": HISTORY_PREFIX},
-        },
-    }
+    pk = {"S": item_pk(spec.name, entity_id)}
+    kwargs: dict[str, Any] = {"TableName": table}
+    if sk_range is None:
+        kwargs["KeyConditionExpression"] = "PK = :pk AND begins_with(SK, :v)"
+        kwargs["ExpressionAttributeValues"] = {":pk": pk, ":v": {"S": HISTORY_PREFIX}}
+    else:
+        kwargs["KeyConditionExpression"] = "PK = :pk AND SK BETWEEN :lo AND :hi"
+        kwargs["ExpressionAttributeValues"] = {
+            ":pk": pk, ":lo": {"S": sk_range[0]}, ":hi": {"S": sk_range[1]},
+        }
     while True:
         resp = client.query(**kwargs)
         for item in resp.get("Items", []):
@@ -97,8 +96,19 @@ def get_history(client: Any, table: str, spec: EntitySpec, entity_id: str) -> li
             if key not in by_from or item["SK"]["S"] == CURRENT_SK:
                 by_from[key] = version
         if "LastEvaluatedKey" not in resp:
-            break
+            return by_from
         kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def get_history(client: Any, table: str, spec: EntitySpec, entity_id: str) -> list[dict[str, Any]]:
+    """Every version once, ordered by ``effective_from``; NotFound when the entity has no item.
+
+    A logically deleted entity's last version is stored twice (``V#CURRENT`` and
+    ``V#<active_from>``) and the two share ``effective_from``; the ``V#CURRENT`` copy wins because
+    it is the sync's commit point (if a sync stopped between writing the history row and
+    ``V#CURRENT``, the current item is still what readers should see).
+    """
+    by_from = _query_versions(client, table, spec, entity_id, None)
     if not by_from:
         raise NotFound(f"no {spec.lname} with {spec.key} {entity_id}")
     return [by_from[k] for k in sorted(by_from)]
@@ -115,3 +125,84 @@ def batch_get_current(client: Any, table: str, spec: EntitySpec,
     keys = [{"PK": {"S": item_pk(spec.name, i)}, "SK": {"S": CURRENT_SK}} for i in dict.fromkeys(entity_ids)]
     items = batch_get(client, table, keys, backoff=API_BACKOFF) if keys else []
     return {item["entity_id"]["S"]: to_json(spec, item) for item in items}
+
+
+# ---- business time: as-of reads and history windows --------------------------------------------
+
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# History sort keys are V#<YYYY-MM-DD>; V#CURRENT sorts after all of them ('C' > '9').
+_HISTORY_SK_RANGE = (HISTORY_PREFIX + "0000-00-00", HISTORY_PREFIX + "9999-99-99")
+
+
+def parse_date(name: str, raw: str | None) -> str | None:
+    """``YYYY-MM-DD`` (a real calendar day) or None when absent; BadInput naming ``name``."""
+    if raw is None or raw == "":
+        return None
+    if not _DATE.match(raw):
+        raise BadInput(f"{name} must be a date as YYYY-MM-DD, e.g. 2019-04-29; got {raw[:40]!r}")
+    try:
+        date.fromisoformat(raw)
+    except ValueError:
+        raise BadInput(f"{name} {raw!r} is not a calendar day") from None
+    return raw
+
+
+def in_force(version: dict[str, Any], day: str) -> bool:
+    """The half-open rule: ``effective_from <= day < effective_to``."""
+    return bool(version["effective_from"] <= day < version["effective_to"])
+
+
+def listed_periods(versions: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Versions ordered by effective_from -> the periods the entity was listed, adjacent
+    versions merged (an update closes one version the day the next opens)."""
+    periods: list[tuple[str, str]] = []
+    for v in versions:
+        start, end = v["effective_from"], v["effective_to"]
+        if periods and periods[-1][1] >= start:
+            periods[-1] = (periods[-1][0], max(periods[-1][1], end))
+        else:
+            periods.append((start, end))
+    return periods
+
+
+def describe_periods(periods: list[tuple[str, str]]) -> str:
+    """'from 2019-01-01 until 2019-02-01 and from 2019-03-01 on' (until = first day not listed)."""
+    parts = [f"from {a} on" if b == OPEN_END else f"from {a} until {b}" for a, b in periods]
+    return " and ".join(parts)
+
+
+OPEN_END = "9999-12-31"
+
+
+def get_as_of(client: Any, table: str, spec: EntitySpec, entity_id: str,
+              day: str) -> dict[str, Any]:
+    """The version in force on ``day``, in at most two requests.
+
+    One GetItem of ``V#CURRENT`` answers every read at or after the current version's start.
+    Only when the current version started after ``day``, or no longer covers it (a logical
+    delete), one Query reads the history items (``V#<date>``; one drug has a handful, far below
+    one page). The Query reads all of them rather than ``Limit 1`` so that a day on which the
+    entity was not listed gets a 404 naming the periods it was, without a third request.
+    """
+    current = get_current(client, table, spec, entity_id)
+    if in_force(current, day):
+        return current
+    by_from = _query_versions(client, table, spec, entity_id, _HISTORY_SK_RANGE)
+    by_from[current["effective_from"]] = current  # the commit point wins, as in get_history
+    ordered = [by_from[k] for k in sorted(by_from)]
+    for v in reversed(ordered):
+        if v["effective_from"] <= day:
+            if in_force(v, day):
+                return v
+            break
+    raise NotFound(f"{spec.lname} {entity_id} was not listed on {day}; it was listed "
+                   f"{describe_periods(listed_periods(ordered))} (half-open: 'until' is the "
+                   "first day not listed)")
+
+
+def overlapping(versions: list[dict[str, Any]], start: str | None,
+                end: str | None) -> list[dict[str, Any]]:
+    """Versions in force on at least one day of the closed range [start, end]."""
+    return [v for v in versions
+            if (end is None or v["effective_from"] <= end)
+            and (start is None or v["effective_to"] > start)]

@@ -4,9 +4,13 @@ Entities are processed in chunks. Inside a chunk every phase finishes before the
 
 0. read the chunk's V#CURRENT (BatchGetItem, consistent) and drop *stale* plans;
 1. history puts (conditional PutItem, one per entity, in a thread pool);
-2. search item puts, token and rank items (BatchWriteItem of 25, many entities per request);
+2. search item puts, token and rank items, and change items (BatchWriteItem of 25, many
+   entities per request);
 3. V#CURRENT writes (conditional PutItem / UpdateItem, the commit point);
 4. search item deletes (BatchWriteItem) of the entities whose V#CURRENT write succeeded.
+
+After the last chunk, one batch item (``BATCHES#<ENTITY>`` / B) with the count of each kind of
+change: it is written last, so a reader who sees it finds every change item of the batch.
 
 So for every single entity the order of docs/sync.md#the-order-per-key holds, while the
 requests themselves are batched and run concurrently (dynalite answers one request at a time
@@ -25,11 +29,19 @@ Why it converges after a crash at any point. Every write is a function of the ba
 history and token puts are idempotent, V#CURRENT's condition admits a re-write by the same batch
 with the same fingerprint, and token deletes of absent items are no-ops. Re-running the batch
 therefore redoes what is missing and rewrites the rest with identical content.
+
+Reactivations. Phase 0 also tells a reactivated key from a new one: an INSERT plan whose key
+already has a V#CURRENT of an older batch is a reactivation (the change item's kind and old
+fingerprint come from that item). When V#CURRENT already carries B (a re-run after the commit),
+the change item written before that commit is kept as it is (it knows the kind; a re-run no
+longer can). The batch item is written only when absent: it is written after every change
+item of the batch, so when it exists a complete run wrote it, and a re-run (which may see only
+part of the batch's keys, or only stale ones) must not recount it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -38,6 +50,14 @@ from botocore.exceptions import ClientError
 
 from ppstack.progress import NULL_METER, Meter
 from ppstack.serving import retry
+from ppstack.serving.changes import (
+    DELETED,
+    INSERTED,
+    REACTIVATED,
+    UPDATED,
+    batch_item,
+    with_synced_at,
+)
 from ppstack.serving.keys import CURRENT_SK
 from ppstack.serving.pace import KeyPacer
 from ppstack.serving.plan import DELETE, INSERT, UPDATE, EntityPlan
@@ -58,15 +78,46 @@ class SyncStats:
     current_updates: int = 0
     token_puts: int = 0  # search item puts (token and rank items; the name predates rank)
     token_deletes: int = 0  # search item deletes
+    change_puts: int = 0
+    batch_puts: int = 0
     conditional_skips: int = 0
+    reactivated: int = 0  # of ``inserted``: keys that had a version before
+    stale: int = 0  # of ``conditional_skips``: keys a newer batch had already written
 
     @property
     def writes(self) -> int:
         return (self.history_puts + self.current_puts + self.current_updates + self.token_puts
-                + self.token_deletes)
+                + self.token_deletes + self.change_puts + self.batch_puts)
 
     def to_dict(self) -> dict[str, int]:
         return {**asdict(self), "writes": self.writes}
+
+
+def put_batch_item(client: Any, table: str, entity: str, batch_id: str, effective_date: str,
+                   stats: Mapping[str, int],
+                   backoff: retry.Backoff = retry.DEFAULT_BACKOFF) -> int:
+    """Write the batch item from a whole batch's sync counts, only when absent; returns the
+    writes made (0 or 1).
+
+    Nothing when a key was stale (a re-run after a newer batch cannot recount the batch; its
+    first run wrote the item) or when the batch changed nothing.
+    """
+    if stats.get("stale", 0):
+        return 0
+    kinds = {INSERTED: stats.get("inserted", 0) - stats.get("reactivated", 0),
+             UPDATED: stats.get("updated", 0), DELETED: stats.get("deleted", 0),
+             REACTIVATED: stats.get("reactivated", 0)}
+    if not any(kinds.values()):
+        return 0
+    item = with_synced_at(batch_item(entity, batch_id, effective_date, kinds))
+    try:
+        retry.call(client.put_item, TableName=table, Item=item, backoff=backoff,
+                   ConditionExpression="attribute_not_exists(PK)")
+    except ClientError as e:
+        if _conditional_failed(e):
+            return 0
+        raise
+    return 1
 
 
 def _conditional_failed(e: ClientError) -> bool:
@@ -99,6 +150,7 @@ class Applier:
         self.workers = max(1, workers)
         self.backoff = backoff  # how long throttling is waited out (patient on AWS's hot key)
         self.pacer = pacer  # AWS: one paced writer per hot key, under the partition's limit
+        self._stale = 0  # plans of the current apply() skipped because a newer batch wrote
 
     # ---- single requests ----
     def _put_history(self, plan: EntityPlan) -> bool:
@@ -130,6 +182,13 @@ class Applier:
     def _write_key(self, requests: Sequence[dict]) -> int:
         """One partition key's requests, batch after batch: its single writer."""
         return sum(self._batch(c) for c in retry.chunked(requests, retry.BATCH_WRITE_MAX))
+
+    def _read_changes(self, plans: Sequence[EntityPlan]) -> dict[str, dict]:
+        """The change items already stored for ``plans`` (entity id -> item)."""
+        keys = [{"PK": p.change["PK"], "SK": p.change["SK"]} for p in plans]
+        found = retry.batch_get(self.client, self.table, keys, consistent=True,
+                               backoff=self.backoff)
+        return {i["SK"]["S"]: i for i in found}
 
     def _read_current(self, plans: Sequence[EntityPlan]) -> dict[str, dict]:
         keys = [{"PK": {"S": p.pk}, "SK": {"S": CURRENT_SK}} for p in plans]
@@ -167,9 +226,17 @@ class Applier:
         plans: Iterable[EntityPlan],
         chunk_size: int = DEFAULT_CHUNK,
         meter: Meter = NULL_METER,
+        finish: bool = True,
     ) -> SyncStats:
-        """Apply ``plans`` chunk by chunk; a generator keeps only one chunk of plans in memory."""
+        """Apply ``plans`` chunk by chunk; a generator keeps only one chunk of plans in memory.
+
+        ``finish``: the plans are the whole batch, so write its batch item afterwards (a caller
+        applying a batch in several calls passes False and calls ``put_batch_item`` at the end).
+        """
         stats = SyncStats()
+        self._stale = 0
+        kinds: dict[str, int] = {}
+        batch: tuple[str, str, str] | None = None  # (entity, batch id, effective date)
         with ThreadPoolExecutor(self.workers) as pool:
             for chunk in retry.chunked(plans, chunk_size):
                 for p in chunk:
@@ -179,17 +246,29 @@ class Applier:
                         stats.updated += 1
                     else:
                         stats.deleted += 1
-                self._apply_chunk(pool, chunk, stats)
+                    batch = (p.change["entity_type"]["S"], p.batch_id,
+                             p.change["effective_date"]["S"])
+                for kind in self._apply_chunk(pool, chunk, stats):
+                    kinds[kind] = kinds.get(kind, 0) + 1
                 meter.step(len(chunk))
+        stats.reactivated = kinds.get(REACTIVATED, 0)
+        stats.stale = self._stale
+        if finish and batch is not None:
+            entity, batch_id, effective_date = batch
+            stats.batch_puts += put_batch_item(self.client, self.table, entity, batch_id,
+                                               effective_date, stats.to_dict(), self.backoff)
         return stats
 
     def _apply_chunk(
         self, pool: ThreadPoolExecutor, chunk: Sequence[EntityPlan], stats: SyncStats
-    ) -> None:
+    ) -> list[str]:
+        """Write one chunk; returns the change kind of every plan that was not stale."""
         reads = list(pool.map(self._read_current, list(retry.chunked(chunk, retry.BATCH_GET_MAX))))
         state = {pk: item for part in reads for pk, item in part.items()}
         live = [p for p in chunk if not is_stale(p, state.get(p.pk))]
         stats.conditional_skips += len(chunk) - len(live)
+        self._stale += len(chunk) - len(live)
+        live, change_writes, kinds = self._settle_changes(pool, live, state)
 
         # 1. history puts
         with_history = [p for p in live if p.history is not None]
@@ -197,9 +276,11 @@ class Applier:
         stats.history_puts += sum(ok)
         stats.conditional_skips += len(ok) - sum(ok)
 
-        # 2. token puts
+        # 2. token puts and change items
         adds = [{"PutRequest": {"Item": t}} for p in live for t in p.token_adds]
         stats.token_puts += self.write_batches(pool, adds)
+        changes = [{"PutRequest": {"Item": p.change}} for p in change_writes]
+        stats.change_puts += self.write_batches(pool, changes)
 
         # 3. V#CURRENT, the commit point
         committed_flags = list(pool.map(self._write_current, live))
@@ -211,3 +292,29 @@ class Applier:
         # 4. token deletes, only where this batch's V#CURRENT stands
         deletes = [{"DeleteRequest": {"Key": k}} for p in committed for k in p.token_deletes]
         stats.token_deletes += self.write_batches(pool, deletes)
+        return kinds
+
+    def _settle_changes(
+        self, pool: ThreadPoolExecutor, live: list[EntityPlan], state: dict[str, dict]
+    ) -> tuple[list[EntityPlan], list[EntityPlan], list[str]]:
+        """Give INSERT plans of known keys their reactivation; find the change items to write.
+
+        Returns (the plans, those whose change item must be written, every plan's change kind).
+        """
+        plans: list[EntityPlan] = []
+        rerun: list[EntityPlan] = []
+        for p in live:
+            seen = state.get(p.pk)
+            if p.kind == INSERT and seen is not None and "last_ingestion_batch_id" in seen:
+                if seen["last_ingestion_batch_id"]["S"] < p.batch_id:
+                    p = p.with_reactivation(seen["fingerprint"]["S"])
+                else:
+                    rerun.append(p)
+            plans.append(p)
+        stored: dict[str, dict] = {}
+        for part in pool.map(self._read_changes, list(retry.chunked(rerun, retry.BATCH_GET_MAX))):
+            stored.update(part)
+        keep = {p.entity_id for p in rerun if p.entity_id in stored}
+        kinds = [stored[p.entity_id]["kind"]["S"] if p.entity_id in keep else p.change_kind
+                 for p in plans]
+        return plans, [p for p in plans if p.entity_id not in keep], kinds

@@ -66,6 +66,16 @@ def history_sk(active_from: str) -> str:
     return f"{HISTORY_PREFIX}{active_from}"
 
 
+def changes_pk(entity: str, batch_id: str) -> str:
+    """Partition of one batch's change items (sort key: the entity id)."""
+    return f"CHANGES#{entity}#{batch_id}"
+
+
+def batches_pk(entity: str) -> str:
+    """Partition of an entity type's batch items (sort key: the batch id, time-ordered)."""
+    return f"BATCHES#{entity}"
+
+
 def search_pk(entity: str) -> str:
     return f"SEARCH#{entity}"
 

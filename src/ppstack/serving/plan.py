@@ -13,7 +13,8 @@ Writes, in the order that makes every prefix of them safe to crash after:
 
 1. history put of the closed version, ``attribute_not_exists(PK) OR fingerprint = :fp``;
 2. search item puts: items of the new row that the closed row lacks or holds with other content
-   (a rank item carries the entity's tokens, so it changes when any search field does);
+   (a rank item carries the entity's tokens, so it changes when any search field does), and the
+   change item (``CHANGES#<ENTITY>#<B>`` / id: what B did to the key, ``serving.changes``);
 3. V#CURRENT, the commit point,
    ``attribute_not_exists(PK) OR last_ingestion_batch_id < :b
    OR (last_ingestion_batch_id = :b AND fingerprint = :fp)``;
@@ -21,17 +22,23 @@ Writes, in the order that makes every prefix of them safe to crash after:
 4. search item deletes: sort keys of the closed row's items the new row does not have.
 
 Items equal in both rows are neither written nor deleted, so a clean sync performs exactly
-``history + 1 + |changed or new items| + |gone keys|`` writes per key.
+``history + 1 + |changed or new items| + |gone keys| + 1`` writes per key (the last one is the
+change item), plus one batch item per batch.
+
+A plan cannot tell a new key from a reactivated one (both are a lone current row): the applier
+learns it from the V#CURRENT it reads first, and turns the change item's kind into
+``reactivated`` there (``with_reactivation``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ppstack.entities.spec import EntitySpec
 from ppstack.errors import PpstackError
+from ppstack.serving.changes import DELETED, INSERTED, REACTIVATED, UPDATED, change_item
 from ppstack.serving.keys import CURRENT_SK, search_pk
 from ppstack.serving.projection import (
     Item,
@@ -65,6 +72,7 @@ class EntityPlan:
     token_adds: tuple[Item, ...]
     current: Item  # the V#CURRENT item as it must be after the commit
     token_deletes: tuple[dict[str, dict[str, str]], ...]  # keys only
+    change: Item  # the change item (kind inserted / updated / deleted; see with_reactivation)
     absent: tuple[str, ...] = ()  # business fields V#CURRENT must not have (DELETE's REMOVE)
 
     @property
@@ -78,7 +86,17 @@ class EntityPlan:
 
     @property
     def writes(self) -> int:
-        return (self.history is not None) + len(self.token_adds) + 1 + len(self.token_deletes)
+        return (self.history is not None) + len(self.token_adds) + 2 + len(self.token_deletes)
+
+    @property
+    def change_kind(self) -> str:
+        return str(self.change["kind"]["S"])
+
+    def with_reactivation(self, old_fingerprint: str) -> EntityPlan:
+        """This INSERT plan for a key that had a version before (its V#CURRENT exists)."""
+        change = {**self.change, "kind": {"S": REACTIVATED},
+                  "old_fingerprint": {"S": old_fingerprint}}
+        return replace(self, change=change)
 
     # ---- request payloads (pure; the apply layer adds TableName) ----
     def history_request(self) -> dict[str, Any]:
@@ -152,10 +170,16 @@ def plan_entity(spec: EntitySpec, rows: Iterable[Row]) -> EntityPlan:
     if current is not None:
         kind = UPDATE if closed is not None else INSERT
         current_item = version_item(spec, current, CURRENT_SK)
+        change = change_item(spec.name, eid, batch_id, UPDATED if closed is not None else INSERTED,
+                             current_item["effective_from"]["S"],
+                             str(closed["fingerprint"]) if closed is not None else None,
+                             current_item["fingerprint"]["S"])
     else:
         assert closed is not None
         kind = DELETE
         current_item = version_item(spec, closed, CURRENT_SK)
+        change = change_item(spec.name, eid, batch_id, DELETED, current_item["effective_to"]["S"],
+                             current_item["fingerprint"]["S"], None)
     return EntityPlan(
         entity_id=eid,
         kind=kind,
@@ -167,6 +191,7 @@ def plan_entity(spec: EntitySpec, rows: Iterable[Row]) -> EntityPlan:
             {"PK": {"S": search_pk(spec.name)}, "SK": {"S": sk}}
             for sk in sorted(old.keys() - new.keys())
         ),
+        change=change,
         absent=(tuple(f for f in spec.field_names if f not in current_item)
                 if kind == DELETE else ()),
     )

@@ -16,6 +16,9 @@ Attribute choices that make the incremental and rebuilt paths agree:
 - A logically deleted key's V#CURRENT is made from its newest closed row (``is_current`` false,
   ``effective_to`` = the close date); the DELETE sync writes the same attributes.
 - NULL (and empty) business fields are omitted; dates are ``YYYY-MM-DD`` strings.
+
+The change feed and batch items (``serving.changes``) are projected from the same rows: each
+key's versions imply what every batch did to it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 from ppstack.entities.spec import EntitySpec
 from ppstack.errors import PpstackError
+from ppstack.serving.changes import OPENED_BATCH_COLUMN, Version, project_changes
 from ppstack.serving.keys import (
     CURRENT_SK,
     encode_doc,
@@ -169,13 +173,38 @@ def group_by_key(spec: EntitySpec, rows: Iterable[Row]) -> dict[str, list[Row]]:
     return groups
 
 
-def project(spec: EntitySpec, rows: Iterable[Row]) -> dict[ItemKey, Item]:
+def change_versions(spec: EntitySpec, rows: Iterable[Row]) -> list[Version]:
+    """One key's rows as the change projection needs them, ordered by active_from."""
+    current, closed = split_versions(spec, rows)
+    ordered = closed + ([current] if current is not None else [])
+    return [
+        Version(
+            active_from=text(r["active_from"]) or "",
+            active_to=text(r["active_to"]) or "",
+            is_current=bool(r["is_current"]),
+            fingerprint=str(r["fingerprint"]),
+            batch_id=str(r["ingestion_batch_id"]),
+            opened_batch_id=text(r.get(OPENED_BATCH_COLUMN)),
+        )
+        for r in ordered
+    ]
+
+
+def project(spec: EntitySpec, rows: Iterable[Row],
+            batch_of_date: Mapping[str, str] | None = None) -> dict[ItemKey, Item]:
     """The whole DynamoDB content for ``spec`` implied by ALL its conformed rows.
 
     One V#CURRENT per key (newest version), one V#<active_from> per closed version, tokens for
-    current rows only. Used by rebuild, reconcile and the tests' expectations.
+    current rows only; one change item per key and batch that changed it, one batch item per
+    batch (without ``synced_at``). Used by rebuild, reconcile and the tests' expectations.
+    ``batch_of_date`` (effective date -> batch id, from the batch ledger) names the batch of a
+    change no conformed row names (``serving.changes``).
     """
     out: dict[ItemKey, Item] = {}
-    for key_rows in group_by_key(spec, rows).values():
+    groups = group_by_key(spec, rows)
+    for key_rows in groups.values():
         out.update(project_key(spec, key_rows))
+    changes = project_changes(spec, ((eid, change_versions(spec, r)) for eid, r in groups.items()),
+                              batch_of_date)
+    out.update((key_of(i), i) for i in changes)
     return out

@@ -37,3 +37,16 @@ def batch_rows(rt: Any, spec: EntitySpec, batch_id: str) -> list[dict[str, Any]]
 def all_rows(rt: Any, spec: EntitySpec) -> list[dict[str, Any]]:
     """Every row of ``conformed.<entity>``."""
     return rt.engine.execute(all_sql(spec, rt.engine, rt.settings.bucket)).dicts()
+
+
+def batch_dates(rt: Any, spec: EntitySpec) -> dict[str, str]:
+    """Effective date -> id of the batch that applied it to ``conformed``, from the batch ledger
+    (a later batch of the same date, e.g. a replay's, wins): names the batch of a change that no
+    conformed row records (``serving.changes``)."""
+    from ppstack.pipeline.ledger import Ledger
+
+    out: dict[str, str] = {}
+    for record in Ledger(rt.store).list(spec.name):
+        if record.reached("inserted"):
+            out[record.ingest_date] = record.batch_id
+    return out

@@ -1,7 +1,7 @@
 """``ppstack sync ENTITY --rebuild``: repopulate an empty table from the conformed table alone.
 
 Writes exactly ``projection.project(spec, rows)`` (the same item functions the incremental
-sync uses) with unconditional BatchWriteItem puts of 25, many requests in flight at once.
+sync uses; batch items stamped with the time they are written) with unconditional BatchWriteItem puts of 25, many requests in flight at once.
 Puts overwrite, so a rebuild interrupted half-way is finished by running it again. On a table
 that already holds items of the entity, the items the projection does not contain (extra
 versions, stray tokens) are deleted after the puts (``serving.repair``'s order), so the table
@@ -10,7 +10,7 @@ ends equal to the projection and ``ppstack reconcile`` is empty.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -19,9 +19,10 @@ from ppstack.entities.spec import EntitySpec
 from ppstack.progress import NULL_METER, Meter
 from ppstack.serving import retry
 from ppstack.serving.apply import DEFAULT_WORKERS
-from ppstack.serving.keys import CURRENT_SK, RANK_PREFIX, search_pk
+from ppstack.serving.changes import now_utc, stamped
+from ppstack.serving.keys import CURRENT_SK, RANK_PREFIX, batches_pk, changes_pk, search_pk
 from ppstack.serving.projection import Item, Row, project
-from ppstack.serving.read import all_rows, as_spec
+from ppstack.serving.read import all_rows, as_spec, batch_dates
 from ppstack.serving.table import ensure_table
 
 
@@ -33,10 +34,13 @@ class RebuildStats:
     token_items: int = 0
     extra_deleted: int = 0
     rank_items: int = 0
+    change_items: int = 0
+    batch_items: int = 0
 
     @property
     def items(self) -> int:
-        return self.current_items + self.history_items + self.token_items + self.rank_items
+        return (self.current_items + self.history_items + self.token_items + self.rank_items
+                + self.change_items + self.batch_items)
 
     def to_dict(self) -> dict[str, int]:
         return {**asdict(self), "items": self.items}
@@ -44,12 +48,17 @@ class RebuildStats:
 
 def count_items(spec: EntitySpec, items: Iterable[Item]) -> RebuildStats:
     stats = RebuildStats()
-    spk = search_pk(spec.name)
+    spk, bpk, cpk = search_pk(spec.name), batches_pk(spec.name), changes_pk(spec.name, "")
     for i in items:
-        if i["PK"]["S"] == spk and i["SK"]["S"].startswith(RANK_PREFIX):
+        pk = i["PK"]["S"]
+        if pk == spk and i["SK"]["S"].startswith(RANK_PREFIX):
             stats.rank_items += 1
-        elif i["PK"]["S"] == spk:
+        elif pk == spk:
             stats.token_items += 1
+        elif pk == bpk:
+            stats.batch_items += 1
+        elif pk.startswith(cpk):
+            stats.change_items += 1
         elif i["SK"]["S"] == CURRENT_SK:
             stats.current_items += 1
         else:
@@ -84,6 +93,7 @@ def rebuild_rows(
     *,
     workers: int = DEFAULT_WORKERS,
     meter: Meter = NULL_METER,
+    batch_of_date: Mapping[str, str] | None = None,
 ) -> RebuildStats:
     """Write every item ``rows`` (ALL conformed rows of the entity) imply.
 
@@ -92,8 +102,9 @@ def rebuild_rows(
     from ppstack.serving.reconcile import scan_entity
     from ppstack.serving.repair import RepairPlan, RepairStats, apply_repair
 
-    expected = project(spec, rows)
-    items = list(expected.values())
+    expected = project(spec, rows, batch_of_date)
+    synced_at = now_utc()
+    items = [stamped(i, synced_at) for i in expected.values()]
     ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
     # Found before writing: the extras are what the table holds beyond the projection.
     found = scan_entity(rt.dynamodb, rt.settings.dynamodb_table, spec, workers)
@@ -110,4 +121,5 @@ def rebuild_rows(
 def rebuild(rt: Any, spec: EntitySpec | str, **kwargs: Any) -> RebuildStats:
     """Read ``conformed.<entity>`` through the engine and rebuild its DynamoDB items."""
     spec = as_spec(spec)
-    return rebuild_rows(rt, spec, all_rows(rt, spec), **kwargs)
+    return rebuild_rows(rt, spec, all_rows(rt, spec), batch_of_date=batch_dates(rt, spec),
+                        **kwargs)

@@ -2,13 +2,15 @@
 
 The expected content is ``projection.project`` of all conformed rows (the same function rebuild
 uses); the actual content is a parallel Scan of the entity's items (``ITEM#<E>#…`` and
-``SEARCH#<E>``). Differences: ``missing`` / ``extra`` / ``stale`` version items (stale names the
-attributes that differ) and ``missing_token`` / ``extra_token`` / ``stale_token`` search items.
+``SEARCH#<E>``, ``CHANGES#<E>#…``, ``BATCHES#<E>``). Differences: ``missing`` / ``extra`` /
+``stale`` version items (stale names the attributes that differ), and the same with a suffix for
+the other kinds: ``_token`` (search items), ``_change`` (change feed), ``_batch`` (batch items;
+their ``synced_at`` is not compared, the conformed table cannot know it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -16,9 +18,10 @@ from typing import Any
 from ppstack.entities.spec import EntitySpec
 from ppstack.serving import retry
 from ppstack.serving.apply import DEFAULT_WORKERS
-from ppstack.serving.keys import item_pk, search_pk
+from ppstack.serving.changes import comparable
+from ppstack.serving.keys import batches_pk, changes_pk, item_pk, search_pk
 from ppstack.serving.projection import Item, ItemKey, Row, key_of, project
-from ppstack.serving.read import all_rows, as_spec
+from ppstack.serving.read import all_rows, as_spec, batch_dates
 from ppstack.serving.table import ensure_table
 
 
@@ -52,9 +55,11 @@ def scan_entity(
             "TableName": table,
             "Segment": n,
             "TotalSegments": segments,
-            "FilterExpression": "begins_with(PK, :ip) OR PK = :sp",
+            "FilterExpression": ("begins_with(PK, :ip) OR PK = :sp "
+                                 "OR begins_with(PK, :cp) OR PK = :bp"),
             "ExpressionAttributeValues": {
                 ":ip": {"S": item_prefix}, ":sp": {"S": search_pk(spec.name)},
+                ":cp": {"S": changes_pk(spec.name, "")}, ":bp": {"S": batches_pk(spec.name)},
             },
         }
         while True:
@@ -69,14 +74,24 @@ def scan_entity(
     return {key_of(i): i for part in parts for i in part}
 
 
+def suffix_of(spec: EntitySpec, pk: str) -> str:
+    """The Difference kind suffix of an item's partition ('' for version items)."""
+    if pk == search_pk(spec.name):
+        return "_token"
+    if pk == batches_pk(spec.name):
+        return "_batch"
+    if pk.startswith(changes_pk(spec.name, "")):
+        return "_change"
+    return ""
+
+
 def compare(spec: EntitySpec, expected: dict[ItemKey, Item], actual: dict[ItemKey, Item]) -> list[Difference]:
     """All differences between the expected items and the ones found, sorted by key."""
-    token_pk = search_pk(spec.name)
     diffs: list[Difference] = []
     for key in expected.keys() | actual.keys():
         pk, sk = key
-        suffix = "_token" if pk == token_pk else ""
-        want, have = expected.get(key), actual.get(key)
+        suffix = suffix_of(spec, pk)
+        want, have = comparable(expected.get(key)), comparable(actual.get(key))
         if have is None:
             diffs.append(Difference(pk, sk, "missing" + suffix))
         elif want is None:
@@ -91,10 +106,11 @@ def compare(spec: EntitySpec, expected: dict[ItemKey, Item], actual: dict[ItemKe
 
 
 def reconcile_rows(
-    rt: Any, spec: EntitySpec, rows: Iterable[Row], *, segments: int = DEFAULT_WORKERS
+    rt: Any, spec: EntitySpec, rows: Iterable[Row], *, segments: int = DEFAULT_WORKERS,
+    batch_of_date: Mapping[str, str] | None = None,
 ) -> list[Difference]:
     """Differences between the table and the projection of ``rows`` (ALL conformed rows)."""
-    expected = project(spec, rows)
+    expected = project(spec, rows, batch_of_date)
     ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
     actual = scan_entity(rt.dynamodb, rt.settings.dynamodb_table, spec, segments)
     return compare(spec, expected, actual)
@@ -103,4 +119,5 @@ def reconcile_rows(
 def reconcile(rt: Any, spec: EntitySpec | str, **kwargs: Any) -> list[Difference]:
     """Read ``conformed.<entity>`` through the engine and reconcile the table against it."""
     spec = as_spec(spec)
-    return reconcile_rows(rt, spec, all_rows(rt, spec), **kwargs)
+    return reconcile_rows(rt, spec, all_rows(rt, spec), batch_of_date=batch_dates(rt, spec),
+                          **kwargs)

@@ -18,7 +18,7 @@ repair is finished by running it again. The same routine brings DynamoDB in step
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,9 +27,10 @@ from ppstack.entities.spec import EntitySpec
 from ppstack.progress import NULL_METER, Meter
 from ppstack.serving import retry
 from ppstack.serving.apply import DEFAULT_WORKERS
+from ppstack.serving.changes import comparable, now_utc, stamped
 from ppstack.serving.keys import CURRENT_SK
 from ppstack.serving.projection import Item, ItemKey, Row, project
-from ppstack.serving.read import all_rows, as_spec
+from ppstack.serving.read import all_rows, as_spec, batch_dates
 from ppstack.serving.reconcile import scan_entity
 from ppstack.serving.table import ensure_table
 
@@ -61,15 +62,19 @@ class RepairPlan:
     stats: RepairStats
 
 
-def plan_repair(expected: dict[ItemKey, Item], actual: dict[ItemKey, Item]) -> RepairPlan:
-    """Which items to put and which to delete; a pure function of the two item sets."""
+def plan_repair(expected: dict[ItemKey, Item], actual: dict[ItemKey, Item],
+                synced_at: str | None = None) -> RepairPlan:
+    """Which items to put and which to delete; a pure function of the two item sets (and of
+    the time a batch item put is stamped with: ``serving.changes``)."""
     stats = RepairStats(expected=len(expected))
     first: list[Item] = []
     current: list[Item] = []
+    stamp = synced_at or now_utc()
     for key in sorted(expected):
         want, have = expected[key], actual.get(key)
-        if have == want:
+        if comparable(have) == comparable(want):
             continue
+        want = stamped(want, stamp)
         if have is None:
             stats.missing += 1
         else:
@@ -100,9 +105,10 @@ def apply_repair(client: Any, table: str, plan: RepairPlan, *, workers: int = DE
 
 
 def repair_rows(rt: Any, spec: EntitySpec, rows: Iterable[Row], *, workers: int = DEFAULT_WORKERS,
-                meter: Meter = NULL_METER) -> RepairStats:
+                meter: Meter = NULL_METER,
+                batch_of_date: Mapping[str, str] | None = None) -> RepairStats:
     """Make the entity's items equal ``project(spec, rows)`` (``rows``: ALL conformed rows)."""
-    expected = project(spec, rows)
+    expected = project(spec, rows, batch_of_date)
     ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
     actual = scan_entity(rt.dynamodb, rt.settings.dynamodb_table, spec, workers)
     plan = plan_repair(expected, actual)
@@ -114,4 +120,5 @@ def repair_rows(rt: Any, spec: EntitySpec, rows: Iterable[Row], *, workers: int 
 def repair(rt: Any, spec: EntitySpec | str, **kwargs: Any) -> RepairStats:
     """Read ``conformed.<entity>`` through the engine and repair its DynamoDB items."""
     spec = as_spec(spec)
-    return repair_rows(rt, spec, all_rows(rt, spec), **kwargs)
+    return repair_rows(rt, spec, all_rows(rt, spec), batch_of_date=batch_dates(rt, spec),
+                       **kwargs)

@@ -33,7 +33,13 @@ from typing import Any
 from ppstack.entities.spec import EntitySpec
 from ppstack.errors import NotFound, Throttled
 from ppstack.layout import check_batch_id, sync_checkpoint_key
-from ppstack.serving.apply import DEFAULT_CHUNK, DEFAULT_WORKERS, Applier, SyncStats
+from ppstack.serving.apply import (
+    DEFAULT_CHUNK,
+    DEFAULT_WORKERS,
+    Applier,
+    SyncStats,
+    put_batch_item,
+)
 from ppstack.serving.pace import KeyPacer
 from ppstack.serving.plan import plan_entity
 from ppstack.serving.read import as_spec, batch_rows
@@ -114,7 +120,8 @@ def sync_slice(rt: Any, spec: EntitySpec | str, batch_id: str, *,
         if before < reserve + 2 * longest:
             break
         try:
-            stats = applier.apply((plan_entity(spec, groups[k]) for k in chunk), len(chunk))
+            stats = applier.apply((plan_entity(spec, groups[k]) for k in chunk), len(chunk),
+                                  finish=False)
         except Throttled:
             cp.throttled += 1
             _save(rt.store, cp)
@@ -127,6 +134,12 @@ def sync_slice(rt: Any, spec: EntitySpec | str, batch_id: str, *,
         cp.done = cp.entities >= cp.total
         _save(rt.store, cp)
     if not keys or cp.entities >= cp.total:
+        if keys and not cp.stats.get("batch_puts"):  # the batch item, once every key is in
+            effective = plan_entity(spec, groups[keys[0]]).change["effective_date"]["S"]
+            cp.stats["batch_puts"] = put_batch_item(
+                rt.dynamodb, rt.settings.dynamodb_table, spec.name, batch_id, effective, cp.stats,
+                backoff)
+            cp.stats["writes"] = cp.stats.get("writes", 0) + cp.stats["batch_puts"]
         cp.done = True
         cp.stats = cp.stats or SyncStats().to_dict()
         _save(rt.store, cp)
