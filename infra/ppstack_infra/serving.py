@@ -28,6 +28,12 @@ API_FUNCTIONS: dict[str, tuple[str, str]] = {
     "GetDrugHistoryFunctionArn": ("GetDrugHistoryFunction",
                                   "ppstack.api.handlers.get_drug_history"),
     "SearchDrugFunctionArn": ("SearchDrugFunction", "ppstack.api.handlers.search_drug"),
+    "ListDrugChangesFunctionArn": ("ListDrugChangesFunction",
+                                   "ppstack.api.handlers.list_drug_changes"),
+    "ListDrugBatchesFunctionArn": ("ListDrugBatchesFunction",
+                                   "ppstack.api.handlers.list_drug_batches"),
+    # GET / : the explorer page, packaged HTML returned by a handler like any other route
+    "ExplorerPageFunctionArn": ("ExplorerPageFunction", "ppstack.api.handlers.explorer_page"),
 }
 
 # Everything the API reads with. Not ``grant_read_data``: that also grants Scan,

@@ -81,7 +81,7 @@ def test_local_server_get_drug_returns_json_with_headers(server: tuple[str, io.S
     assert json.loads(data)["entity_id"] == "00002322730"
     assert headers["Content-Type"] == "application/json"
     assert headers["Access-Control-Allow-Origin"] == "*"
-    assert headers["Cache-Control"] == "public, max-age=300"
+    assert headers["Cache-Control"] == "public, max-age=300, must-revalidate"
 
 
 def test_local_server_search_decodes_query_string(server: tuple[str, io.StringIO]) -> None:

@@ -20,6 +20,9 @@ FUNCTION_ARNS = {
     ("/drug/{ndc}", "get"): "GetDrugFunctionArn",
     ("/drug/{ndc}/history", "get"): "GetDrugHistoryFunctionArn",
     ("/search/drug", "get"): "SearchDrugFunctionArn",
+    ("/changes/drug", "get"): "ListDrugChangesFunctionArn",
+    ("/batches/drug", "get"): "ListDrugBatchesFunctionArn",
+    ("/", "get"): "ExplorerPageFunctionArn",
 }
 
 

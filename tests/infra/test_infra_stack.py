@@ -247,7 +247,8 @@ def test_archive_bucket_sends_events_to_eventbridge(template: Template) -> None:
 # ---- API Lambdas and REST API -----------------------------------------------------------------
 
 API_HANDLERS = ("ppstack.api.handlers.get_drug", "ppstack.api.handlers.get_drug_history",
-                "ppstack.api.handlers.search_drug")
+                "ppstack.api.handlers.search_drug", "ppstack.api.handlers.list_drug_changes",
+                "ppstack.api.handlers.list_drug_batches", "ppstack.api.handlers.explorer_page")
 
 
 @pytest.mark.parametrize("handler", API_HANDLERS)
