@@ -121,7 +121,8 @@ def test_responses_carry_json_cors_and_cache_headers(scenario: Scenario, status_
     assert headers["Access-Control-Allow-Origin"] == "*"
     assert "GET" in headers["Access-Control-Allow-Methods"]
     assert headers["Access-Control-Allow-Headers"]
-    expected = "public, max-age=300, must-revalidate" if status_event == "ok" else "public, max-age=60"
+    expected = ("public, max-age=300, must-revalidate" if status_event == "ok"
+                else "public, max-age=60")
     assert headers["Cache-Control"] == expected
     assert resp["isBase64Encoded"] is False
 

@@ -20,7 +20,8 @@ from .loader import Scenario
 
 
 @pytest.fixture(scope="module")
-def server(loaded: tuple[Any, Scenario], api_settings: Settings) -> Iterator[tuple[str, io.StringIO]]:
+def server(loaded: tuple[Any, Scenario],
+           api_settings: Settings) -> Iterator[tuple[str, io.StringIO]]:
     log = io.StringIO()
     base, shutdown = local_server.serve_in_thread(api_settings, port=0, log_stream=log)
     yield base, log
@@ -50,7 +51,8 @@ def test_local_server_routes_equal_openapi_paths() -> None:
         ("/search/drug", "/search/drug", {}),
     ],
 )
-def test_local_server_match_extracts_path_parameters(path: str, resource: str, params: dict) -> None:
+def test_local_server_match_extracts_path_parameters(path: str, resource: str,
+                                                      params: dict) -> None:
     found = local_server.match(path)
     assert found is not None
     assert found[0] == resource and found[2] == params
@@ -66,7 +68,8 @@ def test_local_server_build_event_is_rest_proxy_shape() -> None:
         "GET", "/search/drug", "q=atomox%2A+lilly&limit=5&q=strattera",
         [("Accept", "application/json")], "/search/drug", {}, "127.0.0.1")
     assert event["queryStringParameters"] == {"q": "strattera", "limit": "5"}
-    assert event["multiValueQueryStringParameters"] == {"q": ["atomox* lilly", "strattera"], "limit": ["5"]}
+    assert event["multiValueQueryStringParameters"] == {"q": ["atomox* lilly", "strattera"],
+                                                        "limit": ["5"]}
     assert event["pathParameters"] is None
     assert event["requestContext"]["resourcePath"] == "/search/drug"
     assert event["headers"] == {"Accept": "application/json"}

@@ -3,6 +3,7 @@ change-feed acceptance test and the browser tests (headless Chromium from Debian
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -42,17 +43,9 @@ def demo(dynalite_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> It
     result = run_demo(settings, serve=False, port=0, echo=lambda _: None,
                       progress=lambda _: None)
     scenario = json.loads((home / "scenario" / "scenario.json").read_text())
-    base_url, shutdown = local_server.serve_in_thread(settings, port=0, log_stream=_Null())
+    base_url, shutdown = local_server.serve_in_thread(settings, port=0, log_stream=io.StringIO())
     yield Demo(base_url, result.batches, scenario)
     shutdown()
-
-
-class _Null:
-    def write(self, _: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""A small reference SCD2 model: dated snapshots in, conformed rows out (docs/data-rules.md#conformed-scd2).
+"""A small reference SCD2 model: dated snapshots in, conformed rows out
+(docs/data-rules.md#conformed-scd2).
 
 Test support only. It applies each snapshot ``{key: business_dict}`` with effective date E
 exactly per the rules: close (active_to = E, is_current = false, stamped with the batch) every

@@ -43,7 +43,8 @@ def brute_force(model: Scd2Model, key: str, day: date) -> dict | None:
     return hits[0] if hits else None
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(snaps=snapshots, data=st.data())
 def test_as_of_equals_brute_force_in_two_requests_at_most(
     new_runtime: Callable[..., Runtime], snaps: list[dict], data: st.DataObject

@@ -28,7 +28,8 @@ NDC = "00002322730"
 
 
 SNAPSHOTS = [
-    (date(2025, 1, 3), {NDC: {"proprietary_name": "Prozac"}, "00000000001": {"proprietary_name": "Advil"}}),
+    (date(2025, 1, 3), {NDC: {"proprietary_name": "Prozac"},
+                        "00000000001": {"proprietary_name": "Advil"}}),
     (date(2025, 1, 10), {NDC: {"proprietary_name": "Prozac Weekly"}}),
     (date(2025, 1, 17), {NDC: {"proprietary_name": "Prozac Weekly"},
                          "00000000001": {"proprietary_name": "Advil",
@@ -58,13 +59,16 @@ def test_sync_batch_reads_rows_through_engine(new_runtime: Callable[..., Runtime
     monkeypatch.setattr(rt.engine, "execute", recording)
     for day, snap in SNAPSHOTS:
         b = model.apply(snap, day)
-        load_conformed(runtime, SPEC, model.all_rows(), model.dates)  # the fixture's own engine: not recorded
+        # the fixture's own engine: not recorded
+        load_conformed(runtime, SPEC, model.all_rows(), model.dates)
         sync_batch(rt, "DRUG", b)
-    assert scan_all(rt.dynamodb, rt.settings.dynamodb_table) == project(SPEC, model.all_rows(), model.dates)
+    assert scan_all(rt.dynamodb, rt.settings.dynamodb_table) == project(
+        SPEC, model.all_rows(), model.dates)
     assert statements and all("ingestion_batch_id = '" in s for s in statements)
 
 
-def test_rebuild_and_reconcile_read_all_rows_through_engine(new_runtime: Callable[..., Runtime]) -> None:
+def test_rebuild_and_reconcile_read_all_rows_through_engine(
+        new_runtime: Callable[..., Runtime]) -> None:
     model = three_batches()
     rt = new_runtime()
     load_conformed(rt, SPEC, model.all_rows(), model.dates)

@@ -140,6 +140,45 @@ def test_repair_rows_fixes_every_kind_of_drift(new_runtime: Callable[..., Runtim
     assert repair_rows(rt, SPEC, model.all_rows()).writes == 0
 
 
+def feed_drift(rt: Runtime, model: Scd2Model) -> set[tuple[str, str, str]]:
+    """A lost change item, a batch item with a wrong count and a stray change item; returns
+    the differences reconcile must report."""
+    c, t = rt.dynamodb, rt.settings.dynamodb_table
+    first, second = (model.dates[d] for d in sorted(model.dates))
+    lost = (f"CHANGES#DRUG#{second}", NDC)
+    stray = (f"CHANGES#DRUG#{second}", "00000000042")
+    wrong = ("BATCHES#DRUG", first)
+    c.delete_item(TableName=t, Key={"PK": {"S": lost[0]}, "SK": {"S": lost[1]}})
+    c.update_item(TableName=t, Key={"PK": {"S": wrong[0]}, "SK": {"S": wrong[1]}},
+                  UpdateExpression="SET inserted = :n",
+                  ExpressionAttributeValues={":n": {"N": "7"}})
+    c.put_item(TableName=t, Item={"PK": {"S": stray[0]}, "SK": {"S": stray[1]},
+                                  "kind": {"S": "inserted"}})
+    return {("missing_change", *lost), ("stale_batch", *wrong), ("extra_change", *stray)}
+
+
+def test_change_feed_drift_is_reported_repaired_and_rebuilt(
+        new_runtime: Callable[..., Runtime]) -> None:
+    from ppstack.serving.repair import repair_rows
+
+    other = "00000000009"
+    snaps = [{NDC: {"proprietary_name": "Prozac"}, other: {"proprietary_name": "Advil"}},
+             {NDC: {"proprietary_name": "Prozac Weekly"}}]
+    for fix in ("repair", "rebuild"):
+        rt = new_runtime()
+        model = synced(rt, snaps)
+        expected = feed_drift(rt, model)
+        diffs = reconcile_rows(rt, SPEC, model.all_rows(), batch_of_date=model.dates)
+        assert {(d.kind, d.pk, d.sk) for d in diffs} == expected
+        if fix == "repair":
+            stats = repair_rows(rt, SPEC, model.all_rows(), batch_of_date=model.dates)
+            assert (stats.missing, stats.stale, stats.extra) == (1, 1, 1)
+        else:
+            assert rebuild_rows(rt, SPEC, model.all_rows(),
+                                batch_of_date=model.dates).extra_deleted == 1
+        assert reconcile_rows(rt, SPEC, model.all_rows(), batch_of_date=model.dates) == []
+
+
 def test_plan_repair_puts_current_after_versions_and_deletes_last() -> None:
     from ppstack.serving.repair import plan_repair
 

@@ -52,7 +52,8 @@ def _respond(event: Event, read: Callable[[Any, str], Any]) -> Response:
         return error_response(e)
     except (ClientError, BotoCoreError) as e:
         log.warning("DynamoDB call failed: %s", e)
-        return error_response(ServiceUnavailable("the data store is not answering; try again shortly"))
+        return error_response(
+            ServiceUnavailable("the data store is not answering; try again shortly"))
     except Exception:  # noqa: BLE001 - the last line of defence: a 500 envelope, logged
         log.exception("unhandled error")
         return error_response(RuntimeError())
@@ -135,7 +136,7 @@ list_drug_batches = DRUG_HANDLERS.batches
 
 
 def routes_for(spec: EntitySpec, handlers: EntityHandlers) -> tuple[tuple[str, Handler], ...]:
-    """OpenAPI resource paths of one entity type, derived from ``spec.api_path`` and ``spec.key``."""
+    """OpenAPI resource paths of one entity type, from ``spec.api_path`` and ``spec.key``."""
     base = f"/{spec.api_path}/{{{spec.key}}}"
     return (
         (base, handlers.get),

@@ -93,7 +93,8 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-def error_response(exc: BaseException, extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
+def error_response(exc: BaseException,
+                   extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
     """The error envelope for any exception; unknown exceptions never leak their text."""
     if isinstance(exc, PpstackError):
         status, code, message = exc.http_status, exc.code, str(exc) or exc.code

@@ -8,12 +8,11 @@ attribute in the table never leaks into the API unannounced.
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Any
 
 from ppstack.entities import EntitySpec
 from ppstack.errors import BadInput, NotFound
+from ppstack.layout import check_date
 from ppstack.serving.keys import CURRENT_SK, HISTORY_PREFIX, KEY_NORMALIZERS, item_pk
 from ppstack.serving.projection import VERSION_ATTRIBUTES
 from ppstack.serving.retry import Backoff, batch_get
@@ -39,11 +38,13 @@ def output_fields(spec: EntitySpec) -> tuple[str, ...]:
 
 
 def normalize_key(spec: EntitySpec, raw: str | None) -> str:
-    """Any accepted form of the entity key -> its canonical id, or BadInput saying what is accepted."""
+    """Any accepted form of the entity key -> its canonical id, or BadInput saying what is
+    accepted."""
     value = KEY_NORMALIZERS[spec.key_format](raw or "")
     if value is None:
         shown = (raw or "")[:40]
-        raise BadInput(f"malformed {spec.key} {shown!r}: {KEY_HINTS.get(spec.key_format, '')}".rstrip(": "))
+        hint = KEY_HINTS.get(spec.key_format, "")
+        raise BadInput(f"malformed {spec.key} {shown!r}: {hint}".rstrip(": "))
     return value
 
 
@@ -122,29 +123,21 @@ def batch_get_current(client: Any, table: str, spec: EntitySpec,
     Returns id -> item for the ids that exist; a missing id (removed by a sync between the token
     query and this read) is simply absent.
     """
-    keys = [{"PK": {"S": item_pk(spec.name, i)}, "SK": {"S": CURRENT_SK}} for i in dict.fromkeys(entity_ids)]
+    keys = [{"PK": {"S": item_pk(spec.name, i)}, "SK": {"S": CURRENT_SK}}
+            for i in dict.fromkeys(entity_ids)]
     items = batch_get(client, table, keys, backoff=API_BACKOFF) if keys else []
     return {item["entity_id"]["S"]: to_json(spec, item) for item in items}
 
 
 # ---- business time: as-of reads and history windows --------------------------------------------
 
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 # History sort keys are V#<YYYY-MM-DD>; V#CURRENT sorts after all of them ('C' > '9').
 _HISTORY_SK_RANGE = (HISTORY_PREFIX + "0000-00-00", HISTORY_PREFIX + "9999-99-99")
 
 
 def parse_date(name: str, raw: str | None) -> str | None:
     """``YYYY-MM-DD`` (a real calendar day) or None when absent; BadInput naming ``name``."""
-    if raw is None or raw == "":
-        return None
-    if not _DATE.match(raw):
-        raise BadInput(f"{name} must be a date as YYYY-MM-DD, e.g. 2019-04-29; got {raw[:40]!r}")
-    try:
-        date.fromisoformat(raw)
-    except ValueError:
-        raise BadInput(f"{name} {raw!r} is not a calendar day") from None
-    return raw
+    return None if raw is None or raw == "" else check_date(raw, name)
 
 
 def in_force(version: dict[str, Any], day: str) -> bool:

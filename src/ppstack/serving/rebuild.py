@@ -1,7 +1,8 @@
 """``ppstack sync ENTITY --rebuild``: repopulate an empty table from the conformed table alone.
 
 Writes exactly ``projection.project(spec, rows)`` (the same item functions the incremental
-sync uses; batch items stamped with the time they are written) with unconditional BatchWriteItem puts of 25, many requests in flight at once.
+sync uses; batch items stamped with the time they are written) with unconditional
+BatchWriteItem puts of 25, many requests in flight at once.
 Puts overwrite, so a rebuild interrupted half-way is finished by running it again. On a table
 that already holds items of the entity, the items the projection does not contain (extra
 versions, stray tokens) are deleted after the puts (``serving.repair``'s order), so the table

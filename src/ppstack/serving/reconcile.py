@@ -85,7 +85,8 @@ def suffix_of(spec: EntitySpec, pk: str) -> str:
     return ""
 
 
-def compare(spec: EntitySpec, expected: dict[ItemKey, Item], actual: dict[ItemKey, Item]) -> list[Difference]:
+def compare(spec: EntitySpec, expected: dict[ItemKey, Item],
+            actual: dict[ItemKey, Item]) -> list[Difference]:
     """All differences between the expected items and the ones found, sorted by key."""
     diffs: list[Difference] = []
     for key in expected.keys() | actual.keys():
