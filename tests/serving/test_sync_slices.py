@@ -43,9 +43,9 @@ from ppstack.pipeline.run import run_batch
 from ppstack.pipeline.steps import CLOSE, INSERT, STAGE
 from ppstack.raw.archive import archive
 from ppstack.serving import apply
-from ppstack.serving.changes import comparable
+from ppstack.serving.changes import comparable, project_changes
 from ppstack.serving.pace import KeyPacer
-from ppstack.serving.projection import group_by_key, project_key
+from ppstack.serving.projection import change_versions, group_by_key, project_key
 from ppstack.serving.read import all_rows
 from ppstack.serving.retry import Backoff
 from ppstack.serving.slices import load_checkpoint, sync_slice
@@ -116,11 +116,15 @@ def table_digest(client: Any, table: str) -> tuple[int, str]:
 def projection_digest(rt: Runtime) -> tuple[int, str]:
     """(item count, digest) of the projection of every conformed row, one key at a time: the
     items a plain sync leaves in an empty table (tests/serving/test_rebuild_reconcile.py shows
-    a sync's table equals ``project``), at a fraction of a second sync's cost."""
+    a sync's table equals ``project``), at a fraction of a second sync's cost; then the change
+    and batch items."""
     digest = Digest()
-    for rows in group_by_key(DRUG, all_rows(rt, DRUG)).values():
+    groups = group_by_key(DRUG, all_rows(rt, DRUG))
+    for rows in groups.values():
         for item in project_key(DRUG, rows).values():
             digest.add(item)
+    for item in project_changes(DRUG, ((k, change_versions(DRUG, r)) for k, r in groups.items())):
+        digest.add(item)
     return digest.value()
 
 
