@@ -79,3 +79,16 @@ def test_a_commit_from_a_stale_version_is_refused(catalog: S3TablesCatalog,
         catalog.set_properties("conformed", "drug", {"k": "2"})
     monkeypatch.undo()
     assert catalog.properties("conformed", "drug")["k"] == "1"
+
+
+def test_promotion_renames_through_the_s3_tables_api(catalog: S3TablesCatalog) -> None:
+    """``ppstack replay`` promotes with two RenameTable calls: the table keeps its metadata
+    (and so its properties) under the new name.
+    ref: https://docs.aws.amazon.com/AmazonS3/latest/API/API_s3TableBuckets_RenameTable.html"""
+    catalog.set_properties("conformed", "drug", {"ppstack.fingerprint-fields": "a,b"})
+    catalog.rename("conformed", "drug", "drug_replaced_x")
+    assert not catalog.exists("conformed", "drug")
+    assert catalog.exists("conformed", "drug_replaced_x")
+    assert catalog.properties("conformed", "drug_replaced_x")["ppstack.fingerprint-fields"] == "a,b"
+    with pytest.raises(EngineError, match="RenameTable"):
+        catalog.rename("conformed", "missing", "drug")
