@@ -18,6 +18,7 @@ from ppstack.entities import DRUG, SOURCES
 from ppstack.entities.spec import OPEN_END
 from ppstack.raw.archive import archive
 from ppstack.scenario import Scenario, derive_scenario
+from ppstack.serving.keys import batches_pk
 from ppstack.serving.reconcile import scan_entity
 
 # Columns whose values name the run, not the data: two runs of the same deliveries differ there.
@@ -50,9 +51,22 @@ def conformed(rt: Runtime, table: str = "drug") -> list[tuple]:
 
 
 def dynamodb_items(rt: Runtime) -> dict[tuple[str, str], dict[str, Any]]:
-    """The DRUG items without the attributes that name the writing run."""
+    """The DRUG items without the attributes that name the writing run; the change feed's batch
+    ids (in its keys and items) are named by the date their batch applied, which two runs of
+    the same deliveries share."""
     items = scan_entity(rt.dynamodb, rt.settings.dynamodb_table, DRUG)
-    return {k: {a: v for a, v in i.items() if a not in RUN_ATTRIBUTES} for k, i in items.items()}
+    dates = {i["batch_id"]["S"]: i["effective_date"]["S"] for i in items.values()
+             if i["PK"]["S"] == batches_pk(DRUG.name)}
+
+    def named(text: str) -> str:
+        for batch, date in dates.items():
+            text = text.replace(batch, f"<batch of {date}>")
+        return text
+
+    return {(named(pk), named(sk)): {a: {t: named(v) if t == "S" else v for t, v in av.items()}
+                                     for a, av in i.items()
+                                     if a not in RUN_ATTRIBUTES and a != "synced_at"}
+            for (pk, sk), i in items.items()}
 
 
 def model_versions(scn: Scenario, dates: list[str]) -> dict[tuple[str, str], str]:

@@ -39,12 +39,12 @@ def fresh(settings: Settings, home: Path) -> Runtime:
 
 def api_get(rt: Runtime, ndc: str) -> tuple[dict, list[dict]]:
     """GET /drug/{ndc} and its history through the handlers built for the test-only spec."""
-    get, history, _search = entity_handlers(WITH_CLASSES)
+    handlers = entity_handlers(WITH_CLASSES)
     config.configure(table=rt.settings.dynamodb_table, client=rt.dynamodb)
     try:
         event = {"pathParameters": {"ndc": ndc}, "queryStringParameters": None,
                  "httpMethod": "GET", "headers": {}}
-        current, versions = get(event, None), history(event, None)
+        current, versions = handlers.get(event, None), handlers.history(event, None)
     finally:
         config.reset()
     assert current["statusCode"] == 200 and versions["statusCode"] == 200

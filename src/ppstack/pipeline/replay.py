@@ -327,13 +327,15 @@ class Replay:
     # ---- phase 5: DynamoDB ----
     def sync(self) -> dict[str, Any]:
         from ppstack.serving.projection import project
-        from ppstack.serving.read import all_rows
+        from ppstack.serving.read import all_rows, batch_dates
         from ppstack.serving.reconcile import scan_entity
         from ppstack.serving.repair import apply_repair, plan_repair
         from ppstack.serving.table import ensure_table
 
         rt, spec = self.rt, self.spec
-        expected = project(spec, all_rows(rt, spec))
+        # the shared projection, with what reconcile and repair give it: every item kind
+        # (versions, tokens, rank, change and batch items) follows the promoted table
+        expected = project(spec, all_rows(rt, spec), batch_dates(rt, spec))
         ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
         actual = scan_entity(rt.dynamodb, rt.settings.dynamodb_table, spec)
         plan = plan_repair(expected, actual)

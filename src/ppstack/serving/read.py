@@ -43,10 +43,10 @@ def batch_dates(rt: Any, spec: EntitySpec) -> dict[str, str]:
     """Effective date -> id of the batch that applied it to ``conformed``, from the batch ledger
     (a later batch of the same date, e.g. a replay's, wins): names the batch of a change that no
     conformed row records (``serving.changes``)."""
-    from ppstack.pipeline.ledger import Ledger
+    from ppstack.pipeline.ledger import BATCH, Ledger
 
     out: dict[str, str] = {}
     for record in Ledger(rt.store).list(spec.name):
-        if record.reached("inserted"):
+        if record.kind == BATCH and record.reached("inserted"):  # not a replay's own record
             out[record.ingest_date] = record.batch_id
     return out
