@@ -13,8 +13,8 @@ import zipfile
 from collections.abc import Iterator
 
 import pytest
-from loopback_publisher import ETAG, LAST_MODIFIED, SAMPLE
 
+from loopback_publisher import ETAG, LAST_MODIFIED, SAMPLE
 from ppstack.backends import Runtime
 from ppstack.cli.main import main
 from ppstack.entities import get_entity, get_source
