@@ -19,9 +19,13 @@ def api(demo: Demo, path: str) -> Any:
 
 
 def wait_for(browser: Any, condition: Any) -> Any:
+    """``condition`` once it holds; an element the page re-rendered meanwhile (search as you
+    type replaces the result list) makes it be evaluated again, not fail."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, WAIT).until(condition)
+    return WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,)
+                         ).until(condition)
 
 
 def css(browser: Any, selector: str) -> list[Any]:
@@ -125,3 +129,21 @@ def test_usable_at_phone_width(demo: Demo, browser: Any, screenshots: Path) -> N
         "return document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
     browser.save_screenshot(str(screenshots / "phone.png"))
+
+
+def test_every_control_labelled_and_nothing_loaded_from_elsewhere(demo: Demo,
+                                                                  browser: Any) -> None:
+    drug = versioned_drug(demo)
+    browser.get(demo.base_url + f"/#/drug/{drug}")
+    wait_for(browser, lambda b: css(b, "#timeline .bar"))
+    unlabelled = browser.execute_script(
+        "return [...document.querySelectorAll('input, select, textarea, button')]"
+        ".filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')"
+        " && !e.textContent.trim()).map(e => e.id || e.outerHTML)")
+    assert unlabelled == []
+    origins = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => new URL(e.name).origin)")
+    assert set(origins) <= {demo.base_url.rstrip("/")}
+    html = (Path(__file__).resolve().parents[2] / "src" / "ppstack" / "api" / "static"
+            / "explorer.html").read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html and "//cdn" not in html
