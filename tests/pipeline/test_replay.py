@@ -1,4 +1,4 @@
-"""``ppstack replay``: late deliveries, promotion, DynamoDB in step, crash and resume, the lock.
+"""``ppstack replay``: late deliveries, promotion, DynamoDB in step, kill -9 and resume, the lock.
 
 Every layer is the real one (archive, renditions, staging SQL, SCD2 statements, Iceberg,
 dynalite); deliveries are small scenario dates cut from the bundled extract.
@@ -6,6 +6,10 @@ dynalite); deliveries are small scenario dates cut from the bundled extract.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -22,10 +26,10 @@ from replay_support import (
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG
 from ppstack.errors import Locked, Refused
-from ppstack.pipeline import stage as stage_module
+from ppstack.pipeline import killpoints
 from ppstack.pipeline.ledger import REPLAY, Ledger
-from ppstack.pipeline.lock import EntityLock, SimulatedKill
-from ppstack.pipeline.replay import CRASH_POINTS, dry_run, replay
+from ppstack.pipeline.lock import EntityLock
+from ppstack.pipeline.replay import dry_run, replay
 from ppstack.pipeline.run import run_batch, status_rows
 from ppstack.serving.reconcile import reconcile
 from ppstack.settings import Settings, load_settings
@@ -117,73 +121,81 @@ def test_replay_refused_while_the_entity_is_locked(late) -> None:
         replay(rt, DRUG, from_date=D2)
 
 
-def test_run_refused_while_a_replay_is_unfinished(late, settings: Settings,
-                                                  tmp_path: Path) -> None:
-    _scn, rt = late
-    with pytest.raises(SimulatedKill):
-        replay(rt, DRUG, from_date=D2, allow_mass_delete=True, crash_at="before_promote")
-    rt.close()
-    rt = Runtime(load_settings(backend="local", home=str(tmp_path / "home"),
-                               dynamodb_endpoint=settings.dynamodb_endpoint,
-                               dynamodb_table=rt.settings.dynamodb_table, lock_stale_seconds="0"))
-    with pytest.raises(Refused, match=f"ppstack replay DRUG --from {D2}"):
-        run_batch(rt, DRUG, "FDA_NDC", "2019-05-02")
-    rt.close()
+# ---- kill -9 ------------------------------------------------------------------------------
+
+def replay_process(rt: Runtime, kill_at: str | None = None,
+                   lock_stale_seconds: str = "3600") -> subprocess.CompletedProcess[bytes]:
+    """``ppstack replay DRUG --from D2`` in a fresh process on ``rt``'s home and table; with
+    ``kill_at`` it dies by SIGKILL at that point (the test hook of ``pipeline.killpoints``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PPSTACK_")}
+    env.update(PPSTACK_HOME=str(rt.settings.home),
+               PPSTACK_DYNAMODB_ENDPOINT=rt.settings.dynamodb_endpoint,
+               PPSTACK_DYNAMODB_TABLE=rt.settings.dynamodb_table,
+               PPSTACK_LOCK_STALE_SECONDS=lock_stale_seconds)
+    if kill_at is not None:
+        env[killpoints.ENV] = kill_at
+    cmd = [sys.executable, "-m", "ppstack", "-q", "replay", "DRUG", "--from", D2,
+           "--allow-mass-delete"]
+    return subprocess.run(cmd, env=env, capture_output=True, timeout=600, check=False)
 
 
-def _kill_during_staging(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The staging CTAS statements of the first replayed delivery complete, then the process
-    dies while the stage step reads its counts back (before the ledger records 'staged')."""
-    real = stage_module.stage_counts
-
-    def dying(*args, **kwargs):
-        monkeypatch.setattr(stage_module, "stage_counts", real)
-        raise SimulatedKill("kill -9 during staging")
-
-    monkeypatch.setattr(stage_module, "stage_counts", dying)
-
-
-@pytest.mark.parametrize("point", ["during_staging", *CRASH_POINTS])
-def test_replay_killed_anywhere_then_rerun_converges(point: str, settings: Settings,
-                                                     sample_files: dict, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    scn = scenario(sample_files, tmp_path / "data", [D1, D2, D3])
-    homes = {}
-    for name in ("killed", "clean"):
-        rt = fresh(settings, tmp_path / name)
-        for d in (D1, D3):
-            archive_date(rt, scn, d)
-            run_batch(rt, DRUG, "FDA_NDC", d, allow_mass_delete=True)
-        archive_date(rt, scn, D2)
-        homes[name] = rt
-    clean = homes["clean"]
-    replay(clean, DRUG, from_date=D2, allow_mass_delete=True)
-
-    killed = homes["killed"]
-    if point == "during_staging":
-        _kill_during_staging(monkeypatch)
-        crash_at = None
-    else:
-        crash_at = point
-    with pytest.raises(SimulatedKill):
-        replay(killed, DRUG, from_date=D2, allow_mass_delete=True, crash_at=crash_at)
-    killed.close()
-    # a new process; the killed replay's lock is stale and is taken over
-    again = Runtime(load_settings(backend="local", home=killed.settings.home,
-                                  dynamodb_endpoint=settings.dynamodb_endpoint,
-                                  dynamodb_table=killed.settings.dynamodb_table,
-                                  lock_stale_seconds="0"))
+@pytest.fixture(scope="module")
+def uninterrupted(sample_files: dict, dynalite_endpoint: str,
+                  tmp_path_factory: pytest.TempPathFactory):
+    """The scenario, and the end state of an uninterrupted replay (D1, D3 applied, D2 late)."""
+    base = tmp_path_factory.mktemp("uninterrupted")
+    scn = scenario(sample_files, base / "data", [D1, D2, D3])
+    rt = late_home(dynalite_endpoint, base / "home", scn)
     try:
-        record = replay(again, DRUG, from_date=D2, allow_mass_delete=True)
-        assert record.state == "synced" and record.attempts == 2
-        assert conformed(again) == conformed(clean)
-        assert dynamodb_items(again) == dynamodb_items(clean)
-        assert reconcile(again, DRUG) == []
-        replays = [r for r in Ledger(again.store).list(DRUG.name) if r.kind == REPLAY]
-        assert len(replays) == 1
-        per_date = [r.ingest_date for r in Ledger(again.store).list(DRUG.name)
-                    if r.replay_id == record.batch_id and r.kind == "batch"]
-        assert per_date == [D2, D3]  # one record per replayed delivery, even after the kill
+        done = replay_process(rt)
+        assert done.returncode == 0, done.stderr.decode()
+        yield scn, conformed(rt), dynamodb_items(rt)
     finally:
-        again.close()
-        clean.close()
+        rt.close()
+
+
+def late_home(endpoint: str, home: Path, scn) -> Runtime:
+    rt = Runtime(load_settings(backend="local", home=str(home), dynamodb_endpoint=endpoint,
+                               dynamodb_table=f"t-{uuid.uuid4().hex[:12]}"))
+    for d in (D1, D3):
+        archive_date(rt, scn, d)
+        run_batch(rt, DRUG, "FDA_NDC", d, allow_mass_delete=True)
+    archive_date(rt, scn, D2)
+    return rt
+
+
+@pytest.mark.parametrize("point", killpoints.POINTS)
+def test_replay_killed_by_sigkill_then_rerun_converges(point: str, uninterrupted,
+                                                      dynalite_endpoint: str,
+                                                      tmp_path: Path) -> None:
+    """A real ``kill -9`` of a ``ppstack replay`` process at each point, then the same command
+    in a fresh process: the end state equals the uninterrupted replay's (conformed business
+    content, DynamoDB items, ledger records) and reconcile is empty."""
+    scn, clean_rows, clean_items = uninterrupted
+    rt = late_home(dynalite_endpoint, tmp_path / "home", scn)
+    try:
+        killed = replay_process(rt, kill_at=point)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+        # nothing unwound: the lock is still held by the dead process
+        assert EntityLock(rt.store, DRUG.name, stale_seconds=0).holder() is not None
+        # while the replay is unfinished a run is refused with the command that finishes it
+        stale = Runtime(rt.settings.with_(lock_stale_seconds="0"))
+        try:
+            with pytest.raises(Refused, match=f"ppstack replay DRUG --from {D2}"):
+                run_batch(stale, DRUG, "FDA_NDC", "2019-05-02")
+        finally:
+            stale.close()
+        again = replay_process(rt, lock_stale_seconds="0")
+        assert again.returncode == 0, again.stderr.decode()
+        assert conformed(rt) == clean_rows
+        assert dynamodb_items(rt) == clean_items
+        assert reconcile(rt, DRUG) == []
+        records = Ledger(rt.store).list(DRUG.name)
+        replays = [r for r in records if r.kind == REPLAY]
+        assert [(r.state, r.attempts) for r in replays] == [("synced", 2)]
+        per_date = [r.ingest_date for r in records
+                    if r.replay_id == replays[0].batch_id and r.kind == "batch"]
+        assert per_date == [D2, D3]  # one record per replayed delivery, even after the kill
+        assert table_versions(rt) == model_versions(scn, [D1, D2, D3])
+    finally:
+        rt.close()

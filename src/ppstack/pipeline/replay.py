@@ -40,6 +40,7 @@ from ppstack.errors import BadInput, NotFound, PpstackError, Refused
 from ppstack.layout import CONFORMED_NS, archive_prefix, check_date, new_batch_id
 from ppstack.pipeline.batch import BatchParams, context_for
 from ppstack.pipeline.invariants import check_invariants
+from ppstack.pipeline.killpoints import kill_point
 from ppstack.pipeline.ledger import (
     BATCH,
     REPLAY,
@@ -47,7 +48,7 @@ from ppstack.pipeline.ledger import (
     Ledger,
     utc_now,
 )
-from ppstack.pipeline.lock import EntityLock, SimulatedKill
+from ppstack.pipeline.lock import EntityLock
 from ppstack.pipeline.spec_check import compare_spec, evolve_staging, record_fields
 from ppstack.pipeline.steps import CLOSE, INSERT, STAGE, BatchContext, Step
 from ppstack.progress import MeterFactory, Progress, no_meter, quiet
@@ -57,10 +58,6 @@ from ppstack.sql.params import conformed_table_params, entity_params
 # The batch steps a replay runs per delivery: the same definitions ``run`` executes, without
 # the per-batch DynamoDB sync (the replay brings DynamoDB in step once, after promotion).
 REPLAY_STEPS: tuple[Step, ...] = (STAGE, CLOSE, INSERT)
-
-# Crash points tests can name (``crash_at``): a SimulatedKill there stands for ``kill -9``.
-CRASH_POINTS = ("after_history", "after_batch", "before_promote", "between_renames",
-                "after_promote", "during_sync")
 
 
 @dataclass(frozen=True)
@@ -188,7 +185,6 @@ class Replay:
     allow_mass_delete: bool = False
     progress: Progress = quiet
     meter: MeterFactory = no_meter
-    crash_at: str | None = None
     ledger: Ledger = field(init=False)
 
     def __post_init__(self) -> None:
@@ -201,10 +197,6 @@ class Replay:
     @property
     def table(self) -> str:
         return str(self.plan["table"])
-
-    def crash(self, point: str) -> None:
-        if self.crash_at == point:
-            raise SimulatedKill(f"simulated kill at {point}")
 
     def phase(self, state: str, run: Callable[[], dict[str, Any]]) -> None:
         """Run one phase unless the record already reached it; record its result and time."""
@@ -249,7 +241,7 @@ class Replay:
                 params = entity_params(spec, rt.engine, rt.settings.bucket)
                 params.update(replay_table=new_ref, from_date=f"DATE {literal(from_date)}")
                 kept = rt.engine.execute(render("replay_keep_history", params)).rowcount or 0
-        self.crash("after_history")
+        kill_point("after_history")
         counts: dict[str, int] = {}
         for entry in self.plan["deliveries"]:
             record = self.delivery_record(entry)
@@ -264,7 +256,7 @@ class Replay:
                 self.progress(f"replaying {entry['date']} ({entry['source']}) as batch "
                               f"{record.batch_id}")
                 run_steps(ctx, REPLAY_STEPS)
-                self.crash("after_batch")
+                kill_point("after_batch")
             for k in ("inserted", "updated", "deleted"):
                 counts[k] = counts.get(k, 0) + int(record.counts.get(k, 0))
         self.record.counts.update(counts)
@@ -308,7 +300,7 @@ class Replay:
         between the two renames (it looks at which tables exist)."""
         tables, spec = self.rt.tables, self.spec
         name, replaced = spec.conformed_table, str(self.plan["replaced"])
-        self.crash("before_promote")
+        kill_point("before_promote")
         kept = None
         if tables.exists(CONFORMED_NS, self.table):
             if tables.exists(CONFORMED_NS, name):
@@ -317,11 +309,11 @@ class Replay:
                                        f"{replaced} both exist; rename one of them by hand")
                 tables.rename(CONFORMED_NS, name, replaced)
                 kept = replaced
-                self.crash("between_renames")
+                kill_point("between_renames")
             tables.rename(CONFORMED_NS, self.table, name)
         elif tables.exists(CONFORMED_NS, replaced):
             kept = replaced
-        self.crash("after_promote")
+        kill_point("after_promote")
         return {"promoted": self.table, "replaced_kept_as": kept}
 
     # ---- phase 5: DynamoDB ----
@@ -339,13 +331,6 @@ class Replay:
         ensure_table(rt.dynamodb, rt.settings.dynamodb_table)
         actual = scan_entity(rt.dynamodb, rt.settings.dynamodb_table, spec)
         plan = plan_repair(expected, actual)
-        if self.crash_at == "during_sync" and plan.puts_first:
-            # write part of the first phase, then die: the rerun must converge
-            half = plan_repair({k: v for i, (k, v) in enumerate(sorted(expected.items()))
-                                if i % 2 == 0}, actual)
-            apply_repair(rt.dynamodb, rt.settings.dynamodb_table,
-                         type(half)(half.puts_first, [], [], half.stats))
-            self.crash("during_sync")
         bar = self.meter(f"replay sync {spec.name}")
         try:
             bar.total(plan.stats.writes)
@@ -421,8 +406,7 @@ def start_or_resume(rt: Runtime, spec: EntitySpec, from_date: str | None, to_dat
 
 def replay(rt: Runtime, entity: EntitySpec | str, *, from_date: str | None = None,
            to_date: str | None = None, allow_mass_delete: bool = False,
-           progress: Progress = quiet, meter: MeterFactory = no_meter,
-           crash_at: str | None = None) -> BatchRecord:
+           progress: Progress = quiet, meter: MeterFactory = no_meter) -> BatchRecord:
     """Rebuild ``conformed.<entity>`` from the archive and promote it; returns the replay's
     ledger record. Refused while another batch or replay holds the entity's lock."""
     spec = get_entity(entity) if isinstance(entity, str) else entity
@@ -431,8 +415,6 @@ def replay(rt: Runtime, entity: EntitySpec | str, *, from_date: str | None = Non
             check_date(value, what)
     if from_date and to_date and to_date < from_date:
         raise BadInput(f"--to {to_date} is before --from {from_date}")
-    if crash_at is not None and crash_at not in CRASH_POINTS:
-        raise BadInput(f"unknown crash point {crash_at!r}; one of {', '.join(CRASH_POINTS)}")
     with EntityLock(rt.store, spec.name, stale_seconds=rt.settings.lock_stale_seconds,
                     purpose="replay") as lock:
         for note in lock.notes:
@@ -441,7 +423,7 @@ def replay(rt: Runtime, entity: EntitySpec | str, *, from_date: str | None = Non
         if lock.notes:
             record.notes.extend(lock.notes)
         return Replay(rt, spec, record, allow_mass_delete=allow_mass_delete, progress=progress,
-                      meter=meter, crash_at=crash_at).run()
+                      meter=meter).run()
 
 
 def replay_report(record: BatchRecord, batches: list[BatchRecord]) -> str:

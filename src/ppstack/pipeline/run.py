@@ -65,13 +65,9 @@ def raw_files(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str) -> l
     return [{"key": f.key, "sha256": f.sha256, "size": f.size} for f in manifest.files]
 
 
-def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
-               steps: tuple[Step, ...], progress: Progress = quiet
-               ) -> tuple[BatchRecord, BatchParams]:
-    """The ledger record this run works on: resumed, already complete, or new (or Refused),
-    and the batch's parameters, built once here for every later layer."""
-    ledger = Ledger(rt.store)
-    records = ledger.list(spec.name)
+def refuse_during_replay(spec: EntitySpec, records: list[BatchRecord]) -> None:
+    """Refused while a replay of the entity is unfinished: the entity's table may be the one
+    being replaced, or absent between the promotion's two renames."""
     replaying = next((r for r in reversed(records) if r.kind == REPLAY and not r.complete), None)
     if replaying is not None:
         window = replaying.replay.get("from")
@@ -80,6 +76,16 @@ def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
             f"'{replaying.completed}'): batches apply only to the promoted table. Finish it "
             f"first: ppstack replay {spec.name}" + (f" --from {window}" if window else "")
             + (f" --to {replaying.replay['to']}" if replaying.replay.get("to") else ""))
+
+
+def open_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
+               steps: tuple[Step, ...], progress: Progress = quiet
+               ) -> tuple[BatchRecord, BatchParams]:
+    """The ledger record this run works on: resumed, already complete, or new (or Refused),
+    and the batch's parameters, built once here for every later layer."""
+    ledger = Ledger(rt.store)
+    records = ledger.list(spec.name)
+    refuse_during_replay(spec, records)
     records = [r for r in records if r.kind == BATCH]
     latest = records[-1] if records else None
     if latest is not None and latest.state == ABANDONED:
@@ -123,6 +129,9 @@ def start_batch(rt: Runtime, spec: EntitySpec, source: str, ingest_date: str,
                 accept_spec_change: bool = False) -> tuple[BatchRecord, BatchParams]:
     """How both drivers start a batch under the lock: the setup step (``steps.setup_batch``),
     then the ledger record (``open_batch``), which notes an accepted spec change."""
+    # before the setup: between a replay's two renames it would create an empty table under
+    # the entity's name, and the replay could then not finish its promotion
+    refuse_during_replay(spec, Ledger(rt.store).list(spec.name))
     note = setup_batch(rt, spec, source, ingest_date, accept_spec_change=accept_spec_change)
     record, batch = open_batch(rt, spec, source, ingest_date, steps, progress)
     if note is not None:

@@ -181,8 +181,10 @@ def _stage_statements(batch: BatchParams, written: Callable[[str], bool]) -> lis
 
 def _stage_finish(ctx: BatchContext, _checked: dict[str, Any],
                   _rows: Sequence[int | None]) -> dict[str, Any]:
+    from ppstack.pipeline.killpoints import kill_point
     from ppstack.pipeline.stage import ledger_result, stage_counts
 
+    kill_point("during_staging")  # tests only: the statements ran, the ledger says nothing yet
     return ledger_result(stage_counts(ctx.rt, ctx.batch))
 
 

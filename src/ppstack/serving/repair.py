@@ -96,8 +96,12 @@ def _write(client: Any, table: str, requests: list[dict], workers: int, meter: M
 def apply_repair(client: Any, table: str, plan: RepairPlan, *, workers: int = DEFAULT_WORKERS,
                  meter: Meter = NULL_METER) -> RepairStats:
     """Run the plan's three phases in order (each phase completes before the next starts)."""
+    from ppstack.pipeline.killpoints import kill_point
+
     for items in (plan.puts_first, plan.puts_current):
         _write(client, table, [{"PutRequest": {"Item": i}} for i in items], workers, meter)
+        if items:
+            kill_point("during_sync")  # tests only: some puts written, not all
     deletes = [{"DeleteRequest": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}}
                for pk, sk in plan.deletes]
     _write(client, table, deletes, workers, meter)
