@@ -80,6 +80,8 @@ def render_step(settings: Settings, template: str, entity: str, source: str | No
     # replay, lineage and schema-evolution templates: example values of their own parameters
     params.setdefault("from_date", f"DATE {literal(ingest_date)}")
     params.setdefault("entity_id", "'<id>'")
+    params.setdefault("first_key", "'<first id>'")
+    params.setdefault("last_key", "'<last id>'")
     replay_name = f"{spec.lname}_replay_{batch_id.lower().replace('.', '_')}"
     params.setdefault("replay_table", table_ref_for(
         settings.backend, settings.table_bucket, CONFORMED_NS, replay_name))

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -157,22 +157,43 @@ def key_events(entity_id: str, versions: list[Version]) -> list[Event]:
     return events
 
 
-def project_changes(spec: EntitySpec, keys: Iterable[tuple[str, list[Version]]],
-                    batch_of_date: Mapping[str, str] | None = None) -> list[Item]:
-    """Change and batch items (without ``synced_at``) implied by every key's ordered versions;
-    ``batch_of_date`` (effective date -> batch id) names batches no row names."""
-    events = [e for eid, versions in keys for e in key_events(eid, versions)]
-    batch_of_date = {**(batch_of_date or {}),
-                     **{date: batch for batch, _, _, date, _, _ in events if batch is not None}}
+def named_dates(events: Iterable[Event]) -> dict[str, str]:
+    """Effective date -> batch, from the events whose rows name their batch (the last wins)."""
+    return {date: batch for batch, _, _, date, _, _ in events if batch is not None}
+
+
+@dataclass
+class BatchTally:
+    """What every batch changed, counted over the change items made so far: the batch items.
+    A projection made part by part (key ranges) adds each part's changes here."""
+
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+    dates: dict[str, str] = field(default_factory=dict)
+
+    def batch_items(self, entity: str) -> list[Item]:
+        return [batch_item(entity, b, self.dates[b], self.counts[b]) for b in sorted(self.counts)]
+
+
+def change_items(spec: EntitySpec, events: Iterable[Event], batch_of_date: Mapping[str, str],
+                 tally: BatchTally) -> list[Item]:
+    """The change item of every event whose batch is known (named, or by its date), counted
+    into ``tally``."""
     items: list[Item] = []
-    counts: dict[str, Counter[str]] = {}
-    dates: dict[str, str] = {}
     for batch, eid, kind, date, old, new in events:
         batch = batch or batch_of_date.get(date)
         if batch is None:
             continue  # no row names the batch of that date (see the module doc)
         items.append(change_item(spec.name, eid, batch, kind, date, old, new))
-        counts.setdefault(batch, Counter())[kind] += 1
-        dates[batch] = date
-    items.extend(batch_item(spec.name, b, dates[b], counts[b]) for b in sorted(counts))
+        tally.counts.setdefault(batch, Counter())[kind] += 1
+        tally.dates[batch] = date
     return items
+
+
+def project_changes(spec: EntitySpec, keys: Iterable[tuple[str, list[Version]]],
+                    batch_of_date: Mapping[str, str] | None = None) -> list[Item]:
+    """Change and batch items (without ``synced_at``) implied by every key's ordered versions;
+    ``batch_of_date`` (effective date -> batch id) names batches no row names."""
+    events = [e for eid, versions in keys for e in key_events(eid, versions)]
+    tally = BatchTally()
+    items = change_items(spec, events, {**(batch_of_date or {}), **named_dates(events)}, tally)
+    return items + tally.batch_items(spec.name)

@@ -30,7 +30,15 @@ from typing import Any
 
 from ppstack.entities.spec import EntitySpec
 from ppstack.errors import PpstackError
-from ppstack.serving.changes import OPENED_BATCH_COLUMN, Version, project_changes
+from ppstack.serving.changes import (
+    OPENED_BATCH_COLUMN,
+    BatchTally,
+    Event,
+    Version,
+    change_items,
+    key_events,
+    named_dates,
+)
 from ppstack.serving.keys import (
     CURRENT_SK,
     encode_doc,
@@ -190,6 +198,23 @@ def change_versions(spec: EntitySpec, rows: Iterable[Row]) -> list[Version]:
     ]
 
 
+def key_changes(spec: EntitySpec, groups: Mapping[str, list[Row]]) -> list[Event]:
+    """The change events of every key in ``groups`` (key -> its rows), in the groups' order."""
+    return [e for eid, rows in groups.items() for e in key_events(eid, change_versions(spec, rows))]
+
+
+def project_part(spec: EntitySpec, groups: Mapping[str, list[Row]], events: list[Event],
+                 batch_of_date: Mapping[str, str], tally: BatchTally) -> dict[ItemKey, Item]:
+    """The items of some keys (``groups``: ALL rows of each, ``events``: their changes): version,
+    search and change items; each change is counted into ``tally``, which makes the batch items
+    once every key is in. ``batch_of_date`` already holds the dates the rows name."""
+    out: dict[ItemKey, Item] = {}
+    for key_rows in groups.values():
+        out.update(project_key(spec, key_rows))
+    out.update((key_of(i), i) for i in change_items(spec, events, batch_of_date, tally))
+    return out
+
+
 def project(spec: EntitySpec, rows: Iterable[Row],
             batch_of_date: Mapping[str, str] | None = None) -> dict[ItemKey, Item]:
     """The whole DynamoDB content for ``spec`` implied by ALL its conformed rows.
@@ -198,13 +223,13 @@ def project(spec: EntitySpec, rows: Iterable[Row],
     current rows only; one change item per key and batch that changed it, one batch item per
     batch (without ``synced_at``). Used by rebuild, reconcile and the tests' expectations.
     ``batch_of_date`` (effective date -> batch id, from the batch ledger) names the batch of a
-    change no conformed row names (``serving.changes``).
+    change no conformed row names (``serving.changes``). ``serving.repair`` makes the same
+    items key range by key range (``project_part``).
     """
-    out: dict[ItemKey, Item] = {}
     groups = group_by_key(spec, rows)
-    for key_rows in groups.values():
-        out.update(project_key(spec, key_rows))
-    changes = project_changes(spec, ((eid, change_versions(spec, r)) for eid, r in groups.items()),
-                              batch_of_date)
-    out.update((key_of(i), i) for i in changes)
+    events = key_changes(spec, groups)
+    tally = BatchTally()
+    out = project_part(spec, groups, events, {**(batch_of_date or {}), **named_dates(events)},
+                       tally)
+    out.update((key_of(i), i) for i in tally.batch_items(spec.name))
     return out

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ppstack.entities import get_entity
 from ppstack.entities.spec import EntitySpec
 from ppstack.layout import check_batch_id
+from ppstack.serving.retry import chunked
 from ppstack.sql import literal, render
-from ppstack.sql.params import entity_params
+from ppstack.sql.params import conformed_table_params, entity_params
 
 BATCH_TEMPLATE = "select_conformed_batch"
 ALL_TEMPLATE = "select_conformed_all"
+KEYS_TEMPLATE = "select_conformed_keys"
+RANGE_TEMPLATE = "select_conformed_range"
+# Keys per range of ``key_ranges``: rows, items and writes of one range are held at once.
+DEFAULT_RANGE_KEYS = 5_000
 
 
 def as_spec(entity: EntitySpec | str) -> EntitySpec:
@@ -50,3 +56,33 @@ def batch_dates(rt: Any, spec: EntitySpec) -> dict[str, str]:
         if record.kind == BATCH and record.reached("inserted"):  # not a replay's own record
             out[record.ingest_date] = record.batch_id
     return out
+
+
+def _table_params(rt: Any, spec: EntitySpec, table: str | None) -> dict[str, str]:
+    params = entity_params(spec, rt.engine, rt.settings.bucket)
+    if table is not None:  # another table of the entity (the one a replay rebuilds)
+        params.update(conformed_table_params(rt.engine, table))
+    return params
+
+
+def key_ranges(rt: Any, spec: EntitySpec, size: int = DEFAULT_RANGE_KEYS,
+               table: str | None = None) -> list[tuple[str, str, int]]:
+    """The table's keys cut into ranges of ``size`` keys: (first, last, keys in it), in order."""
+    result = rt.engine.execute(render(KEYS_TEMPLATE, _table_params(rt, spec, table)))
+    keys = sorted(str(k) for (k,) in result.rows)  # one order, whatever the engine's collation
+    return [(part[0], part[-1], len(part)) for part in chunked(keys, size)]
+
+
+def range_rows(rt: Any, spec: EntitySpec, first: str, last: str,
+               table: str | None = None) -> list[dict[str, Any]]:
+    """Every row of the keys from ``first`` to ``last`` (both included)."""
+    params = _table_params(rt, spec, table)
+    params.update(first_key=literal(first), last_key=literal(last))
+    return rt.engine.execute(render(RANGE_TEMPLATE, params)).dicts()
+
+
+def rows_by_range(rt: Any, spec: EntitySpec, size: int = DEFAULT_RANGE_KEYS,
+                  table: str | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Every row of the table, one key range at a time (no key split between two ranges)."""
+    for first, last, _n in key_ranges(rt, spec, size, table):
+        yield range_rows(rt, spec, first, last, table)

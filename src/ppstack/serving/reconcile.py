@@ -10,7 +10,7 @@ their ``synced_at`` is not compared, the conformed table cannot know it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -43,14 +43,13 @@ def _show(value: dict[str, Any] | None) -> str:
     return repr(v)
 
 
-def scan_entity(
-    client: Any, table: str, spec: EntitySpec, segments: int = DEFAULT_WORKERS
-) -> dict[ItemKey, Item]:
-    """Every item of ``spec`` in the table, read with ``segments`` parallel Scan segments."""
+def scan_pages(client: Any, table: str, spec: EntitySpec, sink: Callable[[list[Item]], None],
+               segments: int = DEFAULT_WORKERS) -> None:
+    """Hand every item of ``spec`` in the table to ``sink``, one Scan page at a time, read with
+    ``segments`` parallel Scan segments (``sink`` is called from their threads)."""
     item_prefix = item_pk(spec.name, "")
 
-    def segment(n: int) -> list[Item]:
-        out: list[Item] = []
+    def segment(n: int) -> None:
         kwargs: dict[str, Any] = {
             "TableName": table,
             "Segment": n,
@@ -64,14 +63,26 @@ def scan_entity(
         }
         while True:
             page = retry.call(client.scan, **kwargs)
-            out.extend(page.get("Items", []))
+            sink(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
-                return out
+                return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     with ThreadPoolExecutor(max(1, segments)) as pool:
-        parts = list(pool.map(segment, range(max(1, segments))))
-    return {key_of(i): i for part in parts for i in part}
+        list(pool.map(segment, range(max(1, segments))))
+
+
+def scan_entity(
+    client: Any, table: str, spec: EntitySpec, segments: int = DEFAULT_WORKERS
+) -> dict[ItemKey, Item]:
+    """Every item of ``spec`` in the table, read with ``segments`` parallel Scan segments."""
+    out: dict[ItemKey, Item] = {}
+
+    def keep(items: list[Item]) -> None:
+        out.update((key_of(i), i) for i in items)  # one dict update: atomic under the GIL
+
+    scan_pages(client, table, spec, keep, segments)
+    return out
 
 
 def suffix_of(spec: EntitySpec, pk: str) -> str:
