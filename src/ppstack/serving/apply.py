@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -58,6 +58,7 @@ from ppstack.serving.changes import (
     batch_item,
     with_synced_at,
 )
+from ppstack.serving.counts import Counts, Total
 from ppstack.serving.keys import CURRENT_SK
 from ppstack.serving.pace import KeyPacer
 from ppstack.serving.plan import DELETE, INSERT, UPDATE, EntityPlan
@@ -67,7 +68,7 @@ DEFAULT_CHUNK = 1000
 
 
 @dataclass
-class SyncStats:
+class SyncStats(Counts):
     """Counts of one sync, stored in the batch ledger (``to_dict``)."""
 
     inserted: int = 0
@@ -84,13 +85,8 @@ class SyncStats:
     reactivated: int = 0  # of ``inserted``: keys that had a version before
     stale: int = 0  # of ``conditional_skips``: keys a newer batch had already written
 
-    @property
-    def writes(self) -> int:
-        return (self.history_puts + self.current_puts + self.current_updates + self.token_puts
-                + self.token_deletes + self.change_puts + self.batch_puts)
-
-    def to_dict(self) -> dict[str, int]:
-        return {**asdict(self), "writes": self.writes}
+    writes = Total("history_puts", "current_puts", "current_updates", "token_puts",
+                   "token_deletes", "change_puts", "batch_puts")
 
 
 def put_batch_item(client: Any, table: str, entity: str, batch_id: str, effective_date: str,

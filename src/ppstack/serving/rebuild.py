@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ppstack.entities.spec import EntitySpec
@@ -21,6 +21,7 @@ from ppstack.progress import NULL_METER, Meter
 from ppstack.serving import retry
 from ppstack.serving.apply import DEFAULT_WORKERS
 from ppstack.serving.changes import now_utc, stamped
+from ppstack.serving.counts import Counts, Total
 from ppstack.serving.keys import CURRENT_SK, RANK_PREFIX, batches_pk, changes_pk, search_pk
 from ppstack.serving.projection import Item, Row, project
 from ppstack.serving.read import all_rows, as_spec, batch_dates
@@ -28,7 +29,7 @@ from ppstack.serving.table import ensure_table
 
 
 @dataclass
-class RebuildStats:
+class RebuildStats(Counts):
     keys: int = 0
     current_items: int = 0
     history_items: int = 0
@@ -38,13 +39,8 @@ class RebuildStats:
     change_items: int = 0
     batch_items: int = 0
 
-    @property
-    def items(self) -> int:
-        return (self.current_items + self.history_items + self.token_items + self.rank_items
-                + self.change_items + self.batch_items)
-
-    def to_dict(self) -> dict[str, int]:
-        return {**asdict(self), "items": self.items}
+    items = Total("current_items", "history_items", "token_items", "rank_items", "change_items",
+                  "batch_items")
 
 
 def count_items(spec: EntitySpec, items: Iterable[Item]) -> RebuildStats:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ppstack.entities.spec import EntitySpec
@@ -30,6 +30,7 @@ from ppstack.progress import NULL_METER, Meter
 from ppstack.serving import retry
 from ppstack.serving.apply import DEFAULT_WORKERS
 from ppstack.serving.changes import BatchTally, comparable, named_dates, now_utc, stamped
+from ppstack.serving.counts import Counts, Total
 from ppstack.serving.keys import CURRENT_SK
 from ppstack.serving.projection import (
     Item,
@@ -53,7 +54,7 @@ from ppstack.serving.table import ensure_table
 
 
 @dataclass
-class RepairStats:
+class RepairStats(Counts):
     """What one repair wrote: puts of missing / differing items, deletes of extras."""
 
     missing: int = 0
@@ -61,12 +62,7 @@ class RepairStats:
     extra: int = 0
     expected: int = 0
 
-    @property
-    def writes(self) -> int:
-        return self.missing + self.stale + self.extra
-
-    def to_dict(self) -> dict[str, int]:
-        return {**asdict(self), "writes": self.writes}
+    writes = Total("missing", "stale", "extra")
 
 
 @dataclass(frozen=True)
