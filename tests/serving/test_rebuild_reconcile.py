@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from scd2_model import Scd2Model
 from serving_support import SPEC, dates, scan_all, snapshots
@@ -15,6 +16,7 @@ from ppstack.serving.reconcile import reconcile_rows
 from ppstack.serving.sync import sync_rows
 
 NDC = "00002322730"
+OTHER = "00000000009"
 
 
 def synced(rt: Runtime, snaps: list[dict]) -> Scd2Model:
@@ -60,52 +62,11 @@ def test_rebuild_rows_equals_incremental_sync(
     assert reconcile_rows(rebuilt, SPEC, model.all_rows(), batch_of_date=model.dates) == []
 
 
-def test_reconcile_rows_reports_each_kind_of_difference(
-        new_runtime: Callable[..., Runtime]) -> None:
-    rt = new_runtime()
-    other = "00000000009"
-    model = synced(rt, [
-        {NDC: {"proprietary_name": "Prozac"}, other: {"proprietary_name": "Advil"}},
-        {NDC: {"proprietary_name": "Prozac Weekly"}, other: {"proprietary_name": "Advil"}},
-    ])
-    c, t = rt.dynamodb, rt.settings.dynamodb_table
-    pk = f"ITEM#DRUG#{NDC}"
-    c.delete_item(TableName=t, Key={"PK": {"S": f"ITEM#DRUG#{other}"}, "SK": {"S": "V#CURRENT"}})
-    c.update_item(TableName=t, Key={"PK": {"S": pk}, "SK": {"S": "V#2025-01-03"}},
-                  UpdateExpression="SET proprietary_name = :v",
-                  ExpressionAttributeValues={":v": {"S": "Wrong"}})
-    c.put_item(TableName=t, Item={"PK": {"S": pk}, "SK": {"S": "V#1999-01-01"}})
-    c.delete_item(TableName=t, Key={"PK": {"S": "SEARCH#DRUG"},
-                                    "SK": {"S": f"token#weekly#proprietary_name#DRUG#{NDC}"}})
-    c.put_item(TableName=t, Item={"PK": {"S": "SEARCH#DRUG"},
-                                  "SK": {"S": f"token#zzz#proprietary_name#DRUG#{NDC}"}})
-    c.put_item(TableName=t, Item={"PK": {"S": "ITEM#LABELER#00002"}, "SK": {"S": "V#CURRENT"}})
-    diffs = reconcile_rows(rt, SPEC, model.all_rows(), batch_of_date=model.dates)
-    got = {(d.kind, d.pk, d.sk) for d in diffs}
-    assert got == {
-        ("missing", f"ITEM#DRUG#{other}", "V#CURRENT"),
-        ("stale", pk, "V#2025-01-03"),
-        ("extra", pk, "V#1999-01-01"),
-        ("missing_token", "SEARCH#DRUG", f"token#weekly#proprietary_name#DRUG#{NDC}"),
-        ("extra_token", "SEARCH#DRUG", f"token#zzz#proprietary_name#DRUG#{NDC}"),
-    }
-    stale = next(d for d in diffs if d.kind == "stale")
-    assert stale.detail.startswith("proprietary_name:") and "'Wrong'" in stale.detail
-
-
-def test_reconcile_rows_clean_table_has_no_differences(new_runtime: Callable[..., Runtime]) -> None:
-    rt = new_runtime()
-    model = synced(rt, [{NDC: {"proprietary_name": "Prozac"}}, {}])
-    assert reconcile_rows(rt, SPEC, model.all_rows()) == []
-
-
-# ---- repair, and rebuild removing extras ------------------------------------------------------
-
-def drift(rt: Runtime, other: str) -> None:
+def drift(rt: Runtime) -> None:
     """Missing, changed and extra items and stray tokens, as a crash or a bad hand edit leaves."""
     c, t = rt.dynamodb, rt.settings.dynamodb_table
     pk = f"ITEM#DRUG#{NDC}"
-    c.delete_item(TableName=t, Key={"PK": {"S": f"ITEM#DRUG#{other}"}, "SK": {"S": "V#CURRENT"}})
+    c.delete_item(TableName=t, Key={"PK": {"S": f"ITEM#DRUG#{OTHER}"}, "SK": {"S": "V#CURRENT"}})
     c.update_item(TableName=t, Key={"PK": {"S": pk}, "SK": {"S": "V#2025-01-03"}},
                   UpdateExpression="SET proprietary_name = :v",
                   ExpressionAttributeValues={":v": {"S": "Wrong"}})
@@ -120,16 +81,48 @@ def drift(rt: Runtime, other: str) -> None:
     c.put_item(TableName=t, Item={"PK": {"S": "ITEM#LABELER#00002"}, "SK": {"S": "V#CURRENT"}})
 
 
-def test_repair_rows_fixes_every_kind_of_drift(new_runtime: Callable[..., Runtime]) -> None:
+@pytest.fixture
+def drifted(new_runtime: Callable[..., Runtime]) -> tuple[Runtime, Scd2Model]:
+    """Two keys synced over two batches, then every kind of ``drift``: (runtime, model)."""
+    rt = new_runtime()
+    model = synced(rt, [
+        {NDC: {"proprietary_name": "Prozac"}, OTHER: {"proprietary_name": "Advil"}},
+        {NDC: {"proprietary_name": "Prozac Weekly"}, OTHER: {"proprietary_name": "Advil"}},
+    ])
+    drift(rt)
+    return rt, model
+
+
+def test_reconcile_rows_reports_each_kind_of_difference(
+        drifted: tuple[Runtime, Scd2Model]) -> None:
+    rt, model = drifted
+    pk = f"ITEM#DRUG#{NDC}"
+    diffs = reconcile_rows(rt, SPEC, model.all_rows(), batch_of_date=model.dates)
+    got = {(d.kind, d.pk, d.sk) for d in diffs}
+    assert got == {
+        ("missing", f"ITEM#DRUG#{OTHER}", "V#CURRENT"),
+        ("stale", pk, "V#2025-01-03"),
+        ("stale", pk, "V#CURRENT"),
+        ("extra", pk, "V#1999-01-01"),
+        ("missing_token", "SEARCH#DRUG", f"token#weekly#proprietary_name#DRUG#{NDC}"),
+        ("extra_token", "SEARCH#DRUG", f"token#zzz#proprietary_name#DRUG#{NDC}"),
+    }
+    stale = next(d for d in diffs if d.sk == "V#2025-01-03")
+    assert stale.detail.startswith("proprietary_name:") and "'Wrong'" in stale.detail
+
+
+def test_reconcile_rows_clean_table_has_no_differences(new_runtime: Callable[..., Runtime]) -> None:
+    rt = new_runtime()
+    model = synced(rt, [{NDC: {"proprietary_name": "Prozac"}}, {}])
+    assert reconcile_rows(rt, SPEC, model.all_rows()) == []
+
+
+# ---- repair, and rebuild removing extras ------------------------------------------------------
+
+def test_repair_rows_fixes_every_kind_of_drift(drifted: tuple[Runtime, Scd2Model]) -> None:
     from ppstack.serving.repair import repair_rows
 
-    rt = new_runtime()
-    other = "00000000009"
-    model = synced(rt, [
-        {NDC: {"proprietary_name": "Prozac"}, other: {"proprietary_name": "Advil"}},
-        {NDC: {"proprietary_name": "Prozac Weekly"}, other: {"proprietary_name": "Advil"}},
-    ])
-    drift(rt, other)
+    rt, model = drifted
     assert len(reconcile_rows(rt, SPEC, model.all_rows())) == 6
     stats = repair_rows(rt, SPEC, model.all_rows())
     assert (stats.missing, stats.stale, stats.extra) == (2, 2, 2)
@@ -161,8 +154,7 @@ def test_change_feed_drift_is_reported_repaired_and_rebuilt(
         new_runtime: Callable[..., Runtime]) -> None:
     from ppstack.serving.repair import repair_rows
 
-    other = "00000000009"
-    snaps = [{NDC: {"proprietary_name": "Prozac"}, other: {"proprietary_name": "Advil"}},
+    snaps = [{NDC: {"proprietary_name": "Prozac"}, OTHER: {"proprietary_name": "Advil"}},
              {NDC: {"proprietary_name": "Prozac Weekly"}}]
     for fix in ("repair", "rebuild"):
         rt = new_runtime()
@@ -193,14 +185,8 @@ def test_plan_repair_puts_current_after_versions_and_deletes_last() -> None:
     assert plan.stats.missing == len(expected) and plan.stats.extra == 1
 
 
-def test_rebuild_rows_removes_extras(new_runtime: Callable[..., Runtime]) -> None:
-    rt = new_runtime()
-    other = "00000000009"
-    model = synced(rt, [
-        {NDC: {"proprietary_name": "Prozac"}, other: {"proprietary_name": "Advil"}},
-        {NDC: {"proprietary_name": "Prozac Weekly"}, other: {"proprietary_name": "Advil"}},
-    ])
-    drift(rt, other)
+def test_rebuild_rows_removes_extras(drifted: tuple[Runtime, Scd2Model]) -> None:
+    rt, model = drifted
     stats = rebuild_rows(rt, SPEC, model.all_rows())
     assert stats.extra_deleted == 2
     assert reconcile_rows(rt, SPEC, model.all_rows()) == []
