@@ -21,7 +21,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from prepared import DAY1 as DAY0
-from prepared import full_files
+from prepared import full_files, run_in_child
 
 MAINTAIN_EVERY = 7
 KEEP_SNAPSHOTS = 14
@@ -60,11 +59,7 @@ def table_state(rt: object) -> tuple[int, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--apply", nargs=2, metavar=("HOME", "DATE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.apply:
-        apply_day(*args.apply)
-        return
     product, package = full_files(DAY0)
     if args.days < 3:
         sys.exit("--days must be at least 3")
@@ -101,8 +96,7 @@ def main() -> None:
                 archive(rt, DRUG, source, list(scenario.files(day)), day)
             shutil.rmtree(work / "scenario" / day, ignore_errors=True)  # keep the disk small
             started = time.perf_counter()
-            subprocess.run([sys.executable, __file__, "--apply", home, day], env=env,
-                           check=True)
+            run_in_child(apply_day, home, day, env=env)
             seconds[n] = time.perf_counter() - started
             with Runtime(load_settings(backend="local", home=home)) as rt:
                 state[n] = table_state(rt)

@@ -15,17 +15,15 @@ process (imports included). Target on the 2-core machine: <= 3 s and <= 1.5 GB.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from prepared import next_day_home, on_copies
+from prepared import next_day_home, on_copies, run_in_child
 
 
 def prepare(work: Path) -> tuple[Path, str]:
@@ -40,7 +38,7 @@ def prepare(work: Path) -> tuple[Path, str]:
         return home, Ledger(rt.store).latest(DRUG.name).batch_id
 
 
-def measure(home: str, batch_id: str) -> None:
+def measure(home: str, batch_id: str) -> dict[str, Any]:
     """In a fresh process: time close + insert of the staged day-2 batch."""
     from ppstack.backends import Runtime
     from ppstack.entities import DRUG
@@ -58,29 +56,23 @@ def measure(home: str, batch_id: str) -> None:
     inserted = insert_step(ctx)
     t2 = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"close_s": t1 - t0, "insert_s": t2 - t1, "total_s": t2 - t0,
-                      "peak_rss_mb": peak_mb, "closed_rows": closed["closed_rows"],
-                      "opened_rows": inserted["opened_rows"], "counts": inserted["counts"]}))
     rt.close()
+    return {"close_s": t1 - t0, "insert_s": t2 - t1, "total_s": t2 - t0,
+            "peak_rss_mb": peak_mb, "closed_rows": closed["closed_rows"],
+            "opened_rows": inserted["opened_rows"], "counts": inserted["counts"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--measure", nargs=2, metavar=("HOME", "BATCH_ID"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.measure:
-        measure(*args.measure)
-        return
     with tempfile.TemporaryDirectory(prefix="ppstack-bench-scd2-",
                                      ignore_cleanup_errors=True) as scratch:
         work = Path(scratch)
         home, batch_id = prepare(work)
 
         def run(copy: Path) -> dict[str, Any]:
-            out = subprocess.run([sys.executable, __file__, "--measure", str(copy), batch_id],
-                                 check=True, capture_output=True, text=True).stdout
-            result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+            result: dict[str, Any] = run_in_child(measure, str(copy), batch_id)
             print(f"run: {result}", file=sys.stderr)
             return result
 

@@ -12,15 +12,12 @@ Targets: <= 4 s and <= 1 GB. No assertions.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
-from prepared import full_files
+from prepared import full_files, run_in_child
 
 
 def one_run(home: str) -> dict:
@@ -47,18 +44,12 @@ def one_run(home: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(one_run(args.child)))
-        return
     full_files()  # exits when the files are absent
     runs = []
     for i in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="bench-stage-") as home:
-            out = subprocess.run([sys.executable, __file__, "--child", home], check=True,
-                                 capture_output=True, text=True).stdout
-            run = json.loads(out.strip().splitlines()[-1])
+            run = run_in_child(one_run, home)
             runs.append(run)
             print(f"run {i + 1}: total {run['total_s']:.2f} s (archive {run['archive_s']:.2f} s, "
                   f"stage {run['stage_s']:.2f} s {run['stage_phases']}), "

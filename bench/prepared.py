@@ -1,11 +1,14 @@
-"""What the full-file benches share: the FDA files beside the repository, and a home with day 1
-applied and the scenario's next day archived, copied once per measured run.
+"""What the full-file benches share: the FDA files beside the repository, a home with day 1
+applied and the scenario's next day archived, copied once per measured run, and a measured run
+in a fresh child process.
 
 Imported by the bench scripts (``python bench/<script>.py`` puts ``bench/`` on the path).
 """
 
 from __future__ import annotations
 
+import json
+import runpy
 import shutil
 import subprocess
 import sys
@@ -70,6 +73,24 @@ def on_copies(home: Path, work: Path, runs: int,
             shutil.rmtree(copy, ignore_errors=True)
 
 
+def run_in_child(run: Callable[..., Any], *args: str, env: dict[str, str] | None = None) -> Any:
+    """``run(*args)`` in a fresh Python process, so its imports, caches and peak RSS are the
+    measured run's alone; ``run`` is a top-level function of a bench script and returns a
+    JSON-able value, which this returns. The child's stderr is this process's."""
+    script = sys.modules[run.__module__].__file__
+    assert script is not None
+    out = subprocess.run([sys.executable, __file__, script, run.__name__, *args], env=env,
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _child(script: str, name: str, *args: str) -> None:
+    """The child of ``run_in_child``: load ``script`` (not as ``__main__``, so its ``main``
+    does not run), call its function ``name`` and print the result as the last stdout line."""
+    result = runpy.run_path(script, run_name="bench_child")[name](*args)
+    print(json.dumps(result))
+
+
 def free_port() -> int:
     """A TCP port nothing listens on now (for a private dynalite or API server)."""
     import socket
@@ -91,3 +112,7 @@ def serving(env: dict[str, str]) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    _child(*sys.argv[1:])
