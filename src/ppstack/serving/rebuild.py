@@ -30,6 +30,9 @@ from ppstack.serving.table import ensure_table
 
 @dataclass
 class RebuildStats(Counts):
+    """What one rebuild did: the keys it wrote, the items it put by kind (``items`` is their
+    sum) and the extra items it deleted."""
+
     keys: int = 0
     current_items: int = 0
     history_items: int = 0
