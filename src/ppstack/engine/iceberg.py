@@ -1,4 +1,4 @@
-"""The local stand-in for S3 Tables: real Iceberg tables in a pyiceberg ``SqlCatalog`` (SQLite).
+"""The local stand-in for S3 Tables: real Iceberg tables in a pyiceberg SQL catalog (SQLite).
 
 Writes follow Athena's contract: one statement = at most one snapshot, and a statement that
 changes nothing commits nothing. Reads are ``merge_on_read.Scan`` plans of one snapshot (its
@@ -123,15 +123,12 @@ class IcebergStore:
     """The catalog (opened once per engine) and the reads and writes of its tables."""
 
     def __init__(self, warehouse: Path) -> None:
-        from pyiceberg.catalog.sql import SqlCatalog
+        from ppstack.engine.sqlite_catalog import SqliteCatalog
 
         warehouse.mkdir(parents=True, exist_ok=True)
-        props = {"uri": f"sqlite:///{warehouse / 'catalog.db'}", "warehouse": warehouse.as_uri()}
-        try:
-            self.catalog = SqlCatalog("ppstack", **props)
-        except Exception:
-            # Two processes creating the catalog tables at once: the loser finds them created.
-            self.catalog = SqlCatalog("ppstack", **props)
+        # pyiceberg's SqlCatalog schema in one SQLite file; loads and commits without
+        # SQLAlchemy (engine.sqlite_catalog), everything else through SqlCatalog itself.
+        self.catalog = SqliteCatalog("ppstack", warehouse / "catalog.db", warehouse)
 
     # ---- catalog ----
     def exists(self, namespace: str, name: str) -> bool:
@@ -150,11 +147,11 @@ class IcebergStore:
                if_not_exists: bool) -> None:
         from pyiceberg.exceptions import TableAlreadyExistsError
 
-        self.catalog.create_namespace_if_not_exists(namespace)
-        if self.exists(namespace, name):
+        if self.exists(namespace, name):  # first: every batch re-runs its IF NOT EXISTS DDL
             if if_not_exists:
                 return
             raise EngineError(f"table {namespace}.{name} already exists")
+        self.catalog.create_namespace_if_not_exists(namespace)
         schema = build_schema(columns)
         spec = build_partition_spec(schema, partitioned_by)
         try:
