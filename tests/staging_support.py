@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from ppstack.backends import Runtime
 from ppstack.entities import DRUG
 from ppstack.entities.spec import EntitySpec, staging_columns
-from ppstack.layout import batch_timestamp, staging_prefix
+from ppstack.layout import batch_timestamp, staged_prefix
 from ppstack.pipeline.steps import STAGE, BatchContext, Step
 from ppstack.sql import render
 from ppstack.sql.params import staging_ddl_params
@@ -76,7 +76,7 @@ def write_staging(rt: Runtime, spec: EntitySpec, batch_id: str, ingest_date: str
     schema = pa.schema([(c.name, ARROW[c.type]) for c in staging_columns(spec)])
     buf = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), buf)
-    rt.store.put(staging_prefix(spec.name, batch_id) + "part-00000.parquet", buf.getvalue())
+    rt.store.put(staged_prefix(spec.name, batch_id) + "part-00000.parquet", buf.getvalue())
     return len(rows)
 
 

@@ -92,37 +92,35 @@ def sync_checkpoint_key(entity: str, batch_id: str) -> str:
     return f"checkpoints/{entity}/{batch_id}/sync.json"
 
 
-def staging_root(entity: str) -> str:
-    """Every staged batch of an entity type (the stable staging table's LOCATION)."""
-    return f"staging/{entity}/"
+# What a staging step writes per batch, and the top folder each kind lives under: the batch CTAS
+# (read through staging.<entity>_batch) and the rejects CTAS (staging.<entity>_rejects).
+STAGED_FOLDERS = {"batch": "staging", "rejects": "staging_rejects"}
 
 
-def rejects_root(entity: str) -> str:
-    return f"staging_rejects/{entity}/"
+def staged_root(entity: str, output: str = "batch") -> str:
+    """Every batch's ``output`` ("batch" or "rejects") of an entity type: the stable staging
+    table's LOCATION."""
+    return f"{STAGED_FOLDERS[output]}/{entity}/"
 
 
-def staging_prefix(entity: str, batch_id: str) -> str:
-    return f"{staging_root(entity)}{batch_id}/"
+def staged_prefix(entity: str, batch_id: str, output: str = "batch") -> str:
+    """One batch's CTAS folder for ``output``: a fresh, empty external_location per batch."""
+    return f"{staged_root(entity, output)}{batch_id}/"
 
 
-def rejects_prefix(entity: str, batch_id: str) -> str:
-    return f"{rejects_root(entity)}{batch_id}/"
-
-
-def staging_location_template(entity: str) -> str:
-    return f"{staging_root(entity)}${{ingestion_batch_id}}/"
-
-
-def rejects_location_template(entity: str) -> str:
-    return f"{rejects_root(entity)}${{ingestion_batch_id}}/"
-
-
-def ledger_key(entity: str, batch_id: str) -> str:
-    return f"batches/{entity}/{batch_id}.json"
+def staged_location_template(entity: str, output: str = "batch") -> str:
+    """Partition projection template (Athena substitutes ``${ingestion_batch_id}``)."""
+    return staged_prefix(entity, "${ingestion_batch_id}", output)
 
 
 def ledger_prefix(entity: str) -> str:
+    """Every batch record of an entity type (the ledger: one JSON document per batch)."""
     return f"batches/{entity}/"
+
+
+def ledger_key(entity: str, batch_id: str) -> str:
+    """One batch's ledger record: its state, counts and timings, rewritten at each step."""
+    return f"{ledger_prefix(entity)}{batch_id}.json"
 
 
 def lock_key(entity: str) -> str:

@@ -24,33 +24,35 @@ class Setting:
     help: str
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("backend", "PPSTACK_BACKEND", "local", "local (DuckDB + pyiceberg + dynalite) or aws"),
-    Setting("home", "PPSTACK_HOME", ".ppstack",
-            "local state: object store, warehouse, DynamoDB files"),
-    Setting("bucket", "PPSTACK_BUCKET", "pp-archive",
-            "archive bucket (raw/, raw_tabular/, staging/, batches/)"),
-    Setting("table_bucket", "PPSTACK_TABLE_BUCKET", "pp-tables",
-            "S3 table bucket holding namespace 'conformed'"),
-    Setting("dynamodb_table", "PPSTACK_DYNAMODB_TABLE", "pp-dw-entities", "DynamoDB serving table"),
-    Setting("dynamodb_endpoint", "PPSTACK_DYNAMODB_ENDPOINT", "",
-            "DynamoDB endpoint URL; empty = local dynalite (local) or AWS (aws)"),
-    Setting("dynamodb_port", "PPSTACK_DYNAMODB_PORT", "8765",
-            "port of the local dynalite server (0 = any free port)"),
-    Setting("region", "AWS_DEFAULT_REGION", "us-east-1", "AWS region"),
-    Setting("athena_workgroup", "PPSTACK_ATHENA_WORKGROUP", "ppstack",
-            "Athena workgroup (engine v3, no workgroup KMS)"),
-    Setting("athena_output", "PPSTACK_ATHENA_OUTPUT", "",
-            "Athena result location; empty = s3://<bucket>/athena-results/"),
-    Setting("mass_delete_threshold", "PPSTACK_MASS_DELETE_THRESHOLD", "0.05",
-            "largest share of current keys one batch may close as disappeared"),
-    Setting("raw_retention_days", "PPSTACK_RAW_RETENTION_DAYS", "365",
-            "Object Lock days on each archived raw/, raw_tabular/ object on S3; 0 = none"),
-    Setting("lock_stale_seconds", "PPSTACK_LOCK_STALE_SECONDS", "3600",
-            "age after which a run lock is taken over"),
-    Setting("duckdb_memory_limit", "PPSTACK_DUCKDB_MEMORY_LIMIT", "500MB",
-            "memory the local SQL engine (DuckDB) uses before it spills to <home>/tmp"),
-)
+# One row a setting: its name, its default ("-" for empty) and what it is for. Each is read from
+# the environment variable PPSTACK_<NAME>, except where _ENV_NAMES says otherwise.
+_TABLE = """
+backend                local           local (DuckDB + pyiceberg + dynalite) or aws
+home                   .ppstack        local state: object store, warehouse, DynamoDB files
+bucket                 pp-archive      archive bucket (raw/, raw_tabular/, staging/, batches/)
+table_bucket           pp-tables       S3 table bucket holding namespace 'conformed'
+dynamodb_table         pp-dw-entities  DynamoDB serving table
+dynamodb_endpoint      -               DynamoDB endpoint URL; empty: dynalite (local) or AWS
+dynamodb_port          8765            port of the local dynalite server (0 = any free port)
+region                 us-east-1       AWS region
+athena_workgroup       ppstack         Athena workgroup (engine v3, no workgroup KMS)
+athena_output          -               Athena result location; empty: s3://<bucket>/athena-results/
+mass_delete_threshold  0.05            largest share of current keys a batch may close as gone
+raw_retention_days     365             S3 Object Lock days of raw/, raw_tabular/ objects; 0 = none
+lock_stale_seconds     3600            age after which a run lock is taken over
+duckdb_memory_limit    500MB           memory DuckDB uses before it spills to <home>/tmp
+"""
+# The settings whose environment variable is not PPSTACK_<NAME>: the AWS SDK's own.
+_ENV_NAMES = {"region": "AWS_DEFAULT_REGION"}
+
+
+def _row(line: str) -> Setting:
+    name, default, help_ = line.split(maxsplit=2)
+    return Setting(name, _ENV_NAMES.get(name, f"PPSTACK_{name.upper()}"),
+                   "" if default == "-" else default, help_)
+
+
+SETTINGS: tuple[Setting, ...] = tuple(_row(line) for line in _TABLE.strip().splitlines())
 
 ENV = {s.name: s.env for s in SETTINGS}
 

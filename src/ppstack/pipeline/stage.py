@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from ppstack.backends import Runtime
 from ppstack.entities.spec import EntitySpec, Source
 from ppstack.errors import BadInput, NotFound, Refused
-from ppstack.layout import STAGING_NS, rejects_prefix, rendition_prefix, staging_prefix
+from ppstack.layout import STAGING_NS, rendition_prefix, staged_prefix
 from ppstack.pipeline.batch import BatchParams, Statement
 from ppstack.pipeline.bootstrap import bootstrap_statements
 from ppstack.progress import Progress
@@ -142,10 +142,9 @@ def stage_phases(batch: BatchParams, written: Callable[[str], bool]) -> list[Pha
     spec, batch_id = batch.spec, batch.batch_id
     phases = [Phase("prepare", bootstrap_statements(batch))]
     for label, name, prefix, table_param in (
-        ("rejects", f"{template}_rejects", rejects_prefix(spec.name, batch_id),
+        ("rejects", f"{template}_rejects", staged_prefix(spec.name, batch_id, "rejects"),
          "rejects_ctas_table"),
-        ("batch", template, staging_prefix(spec.name, batch_id),
-         "staging_ctas_table"),
+        ("batch", template, staged_prefix(spec.name, batch_id), "staging_ctas_table"),
     ):
         done = written(prefix)
         statements = [] if done else [batch.statement(name, STAGING_NS)]

@@ -58,30 +58,40 @@ KEY_NORMALIZERS: dict[str, Callable[[str], str | None]] = {
 }
 
 
+def key(*parts: str) -> str:
+    """A DynamoDB key from its parts, joined by '#': the one separator of the single table, so
+    a key's leading parts are a ``begins_with`` prefix of it."""
+    return "#".join(parts)
+
+
 def item_pk(entity: str, entity_id: str) -> str:
-    return f"ITEM#{entity}#{entity_id}"
+    """Partition of one entity's items: its current version and its history."""
+    return key("ITEM", entity, entity_id)
 
 
 def history_sk(active_from: str) -> str:
+    """Sort key of one history version, ordered by the day it came into force."""
     return f"{HISTORY_PREFIX}{active_from}"
 
 
 def changes_pk(entity: str, batch_id: str) -> str:
     """Partition of one batch's change items (sort key: the entity id)."""
-    return f"CHANGES#{entity}#{batch_id}"
+    return key("CHANGES", entity, batch_id)
 
 
 def batches_pk(entity: str) -> str:
     """Partition of an entity type's batch items (sort key: the batch id, time-ordered)."""
-    return f"BATCHES#{entity}"
+    return key("BATCHES", entity)
 
 
 def search_pk(entity: str) -> str:
-    return f"SEARCH#{entity}"
+    """Partition of an entity type's search items (token and rank items)."""
+    return key("SEARCH", entity)
 
 
 def token_sk(token: str, field: str, entity: str, entity_id: str) -> str:
-    return f"token#{token}#{field}#{entity}#{entity_id}"
+    """Sort key of one token item: the token first, so a query reads one token's drugs."""
+    return key("token", token, field, entity, entity_id)
 
 
 def token_prefix(token: str, *, prefix_match: bool = False) -> str:
@@ -198,7 +208,7 @@ MAX_NAME_TOKENS = 99  # two digits in the sort key; no real name comes near it
 def rank_sk(token: str, tier: int, name_tokens: int, entity: str, entity_id: str) -> str:
     """``rank#<token>#<tier><nn>#<ENTITY>#<id>``: tier of the best field holding the token,
     then the number of words in the entity's name (fewer = the token is more of the name)."""
-    return f"rank#{token}#{tier}{min(name_tokens, MAX_NAME_TOKENS):02d}#{entity}#{entity_id}"
+    return key("rank", token, f"{tier}{min(name_tokens, MAX_NAME_TOKENS):02d}", entity, entity_id)
 
 
 def rank_prefix(token: str, *, prefix_match: bool = False) -> str:

@@ -55,7 +55,8 @@ from ppstack.serving.table import ensure_table
 
 @dataclass
 class RepairStats(Counts):
-    """What one repair wrote: puts of missing / differing items, deletes of extras."""
+    """What one repair wrote: puts of missing and differing (stale) items, deletes of extra
+    ones; ``expected`` is how many items the projection holds (read, not written)."""
 
     missing: int = 0
     stale: int = 0

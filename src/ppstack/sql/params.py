@@ -31,14 +31,11 @@ from ppstack.layout import (
     batch_timestamp,
     check_batch_id,
     check_date,
-    rejects_location_template,
-    rejects_prefix,
-    rejects_root,
     rendition_location_template,
     rendition_root,
-    staging_location_template,
-    staging_prefix,
-    staging_root,
+    staged_location_template,
+    staged_prefix,
+    staged_root,
 )
 from ppstack.sql import hive_literal, literal
 
@@ -201,10 +198,11 @@ def staging_ddl_params(spec: EntitySpec, bucket: str) -> dict[str, str]:
         "rejects_table_name": spec.rejects_table,
         "staging_ddl_columns_no_partition": ddl_columns(batch_cols),
         "rejects_ddl_columns_no_partition": ddl_columns(reject_cols),
-        "staging_root": s3_uri(bucket, staging_root(spec.name)),
-        "rejects_root": s3_uri(bucket, rejects_root(spec.name)),
-        "staging_location_template": s3_uri(bucket, staging_location_template(spec.name)),
-        "rejects_location_template": s3_uri(bucket, rejects_location_template(spec.name)),
+        "staging_root": s3_uri(bucket, staged_root(spec.name)),
+        "rejects_root": s3_uri(bucket, staged_root(spec.name, "rejects")),
+        "staging_location_template": s3_uri(bucket, staged_location_template(spec.name)),
+        "rejects_location_template": s3_uri(bucket,
+                                            staged_location_template(spec.name, "rejects")),
     }
 
 
@@ -235,8 +233,8 @@ def batch_params(
         "source_system": literal(source.name),
         "staging_ctas_table": ctas_table,
         "rejects_ctas_table": rejects_ctas_table,
-        "staging_location": s3_uri(bucket, staging_prefix(spec.name, batch_id)),
-        "rejects_location": s3_uri(bucket, rejects_prefix(spec.name, batch_id)),
+        "staging_location": s3_uri(bucket, staged_prefix(spec.name, batch_id)),
+        "rejects_location": s3_uri(bucket, staged_prefix(spec.name, batch_id, "rejects")),
     }
     params.update(raw_member_tables(spec, source))
     return params
