@@ -33,7 +33,10 @@ WRITER_OPTIONS: dict[str, Any] = {
     "write_statistics": True,
     "version": "2.6",
     "data_page_version": "1.0",
-    "row_group_size": 1 << 20,
+    # Row groups of 32,768 rows, not one per file: DuckDB (and Athena) read a Parquet file in
+    # parallel by row group, so the staging CTAS over a 244k-row rendition uses every core
+    # (measured: the daily batch's staging 1.7 -> 1.4 s on two cores, peak RSS unchanged).
+    "row_group_size": 32768,
     "store_schema": True,
 }
 
