@@ -12,24 +12,28 @@ from __future__ import annotations
 import signal
 import sys
 import traceback
-from importlib import import_module
 from types import FrameType
 
 import click
 
+from ppstack.cli import (
+    commands_api,
+    commands_demo,
+    commands_pipeline,
+    commands_raw,
+    commands_replay,
+    commands_services,
+    commands_serving,
+    commands_sql,
+)
 from ppstack.cli.failures import INTERRUPTED, explain
 from ppstack.settings import load_settings
 
-COMMAND_MODULES = (
-    "ppstack.cli.commands_raw",
-    "ppstack.cli.commands_sql",
-    "ppstack.cli.commands_pipeline",
-    "ppstack.cli.commands_serving",
-    "ppstack.cli.commands_replay",
-    "ppstack.cli.commands_api",
-    "ppstack.cli.commands_demo",
-    "ppstack.cli.commands_services",
-)
+# The modules that declare the commands, one per area (each exports COMMANDS).
+COMMAND_MODULES = (commands_raw, commands_sql, commands_pipeline, commands_serving,
+                   commands_replay, commands_api, commands_demo, commands_services)
+
+
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,9 +59,8 @@ def cli(ctx: click.Context, backend: str | None, home: str | None, quiet: bool,
 
 
 def _register() -> None:
-    for name in COMMAND_MODULES:
-        module = import_module(name)
-        for command in getattr(module, "COMMANDS", ()):
+    for module in COMMAND_MODULES:
+        for command in module.COMMANDS:
             cli.add_command(command)
 
 
