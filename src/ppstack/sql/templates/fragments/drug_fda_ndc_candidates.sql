@@ -71,7 +71,8 @@ product_keyed AS (
   FROM product p
 ),
 -- LEFT JOIN so a package without a product row is seen (and rejected), never silently lost.
--- PRODUCTID is unique in the product file (SOURCES.md), so this never multiplies rows.
+-- PRODUCTID is unique in the product file (docs/data-rules.md#entities), so this does not
+-- multiply rows; if a delivery ever repeated one, the one-row-per-NDC rule below still holds.
 keyed AS (
   SELECT
     k.*,
