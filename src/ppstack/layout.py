@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from typing import Literal
 
 from ppstack.errors import BadInput
 
@@ -94,21 +95,22 @@ def sync_checkpoint_key(entity: str, batch_id: str) -> str:
 
 # What a staging step writes per batch, and the top folder each kind lives under: the batch CTAS
 # (read through staging.<entity>_batch) and the rejects CTAS (staging.<entity>_rejects).
-STAGED_FOLDERS = {"batch": "staging", "rejects": "staging_rejects"}
+StagedOutput = Literal["batch", "rejects"]
+STAGED_FOLDERS: dict[StagedOutput, str] = {"batch": "staging", "rejects": "staging_rejects"}
 
 
-def staged_root(entity: str, output: str = "batch") -> str:
+def staged_root(entity: str, output: StagedOutput = "batch") -> str:
     """Every batch's ``output`` ("batch" or "rejects") of an entity type: the stable staging
     table's LOCATION."""
     return f"{STAGED_FOLDERS[output]}/{entity}/"
 
 
-def staged_prefix(entity: str, batch_id: str, output: str = "batch") -> str:
+def staged_prefix(entity: str, batch_id: str, output: StagedOutput = "batch") -> str:
     """One batch's CTAS folder for ``output``: a fresh, empty external_location per batch."""
     return f"{staged_root(entity, output)}{batch_id}/"
 
 
-def staged_location_template(entity: str, output: str = "batch") -> str:
+def staged_location_template(entity: str, output: StagedOutput = "batch") -> str:
     """Partition projection template (Athena substitutes ``${ingestion_batch_id}``)."""
     return staged_prefix(entity, "${ingestion_batch_id}", output)
 

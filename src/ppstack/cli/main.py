@@ -34,8 +34,6 @@ COMMAND_MODULES = (commands_raw, commands_sql, commands_pipeline, commands_servi
                    commands_replay, commands_api, commands_demo, commands_services)
 
 
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--backend", type=click.Choice(["local", "aws"]), default=None,
               help="Where to run: local (default; DuckDB + pyiceberg + dynalite) or aws.")
