@@ -14,7 +14,9 @@ change: it is written last, so a reader who sees it finds every change item of t
 
 So for every single entity the order of docs/sync.md#the-order-per-key holds, while the
 requests themselves are batched and run concurrently (dynalite answers one request at a time
-per connection, slowly; AWS rewards concurrency too).
+per connection, slowly; AWS rewards concurrency too). Against a local server two chunks are
+written at once (``CHUNKS_IN_FLIGHT``): their keys are disjoint, and the commit point's single
+requests of one overlap the other's batches.
 
 Why phase 0. Token puts precede the commit point, so the V#CURRENT condition alone cannot stop a
 *stale replay* (batch B re-run after a newer batch B' wrote the key) from adding tokens of a
@@ -41,9 +43,10 @@ part of the batch's keys, or only stale ones) must not recount it.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, fields
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -65,6 +68,8 @@ from ppstack.serving.plan import DELETE, INSERT, UPDATE, EntityPlan
 
 DEFAULT_WORKERS = 8
 DEFAULT_CHUNK = 1000
+# Chunks written at once against a local server (no pacer); see Applier.apply.
+CHUNKS_IN_FLIGHT = 2
 
 
 @dataclass
@@ -125,6 +130,15 @@ def _partition_key(request: dict) -> str:
     return str(body["PK"]["S"])
 
 
+def _done(stats: SyncStats, pending: tuple[int, Future[SyncStats]], meter: Meter) -> SyncStats:
+    """``stats`` plus the counts of a written chunk (waiting for it); one meter step per plan."""
+    size, future = pending
+    chunk = future.result()
+    meter.step(size)
+    return SyncStats(**{f.name: getattr(stats, f.name) + getattr(chunk, f.name)
+                        for f in fields(SyncStats)})
+
+
 def is_stale(plan: EntityPlan, current: dict[str, Any] | None) -> bool:
     """True when V#CURRENT already holds a newer batch's state (the commit would be refused)."""
     if current is None or "last_ingestion_batch_id" not in current:
@@ -146,7 +160,6 @@ class Applier:
         self.workers = max(1, workers)
         self.backoff = backoff  # how long throttling is waited out (patient on AWS's hot key)
         self.pacer = pacer  # AWS: one paced writer per hot key, under the partition's limit
-        self._stale = 0  # plans of the current apply() skipped because a newer batch wrote
 
     # ---- single requests ----
     def _put_history(self, plan: EntityPlan) -> bool:
@@ -224,47 +237,49 @@ class Applier:
         meter: Meter = NULL_METER,
         finish: bool = True,
     ) -> SyncStats:
-        """Apply ``plans`` chunk by chunk; a generator keeps only one chunk of plans in memory.
+        """Apply ``plans`` chunk by chunk; a generator keeps only the chunks in flight in memory.
 
         ``finish``: the plans are the whole batch, so write its batch item afterwards (a caller
         applying a batch in several calls passes False and calls ``put_batch_item`` at the end).
+
+        Chunks hold disjoint keys, so the order per key holds however the phases of two chunks
+        interleave. Without a pacer (a local server) ``CHUNKS_IN_FLIGHT`` chunks are written at
+        once: while one waits on its commit point's single requests, the other's batches keep
+        the server busy. With a pacer (AWS) one chunk at a time: the hot key's paced rate is the
+        limit there, and it keeps one writer.
         """
         stats = SyncStats()
-        self._stale = 0
-        kinds: dict[str, int] = {}
         batch: tuple[str, str, str] | None = None  # (entity, batch id, effective date)
-        with ThreadPoolExecutor(self.workers) as pool:
+        in_flight = 1 if self.pacer is not None else CHUNKS_IN_FLIGHT
+        pending: deque[tuple[int, Future[SyncStats]]] = deque()
+        with ThreadPoolExecutor(self.workers) as pool, ThreadPoolExecutor(in_flight) as writers:
             for chunk in retry.chunked(plans, chunk_size):
-                for p in chunk:
-                    if p.kind == INSERT:
-                        stats.inserted += 1
-                    elif p.kind == UPDATE:
-                        stats.updated += 1
-                    else:
-                        stats.deleted += 1
-                    batch = (p.change["entity_type"]["S"], p.batch_id,
-                             p.change["effective_date"]["S"])
-                for kind in self._apply_chunk(pool, chunk, stats):
-                    kinds[kind] = kinds.get(kind, 0) + 1
-                meter.step(len(chunk))
-        stats.reactivated = kinds.get(REACTIVATED, 0)
-        stats.stale = self._stale
+                last = chunk[-1]
+                batch = (last.change["entity_type"]["S"], last.batch_id,
+                         last.change["effective_date"]["S"])
+                if len(pending) == in_flight:
+                    stats = _done(stats, pending.popleft(), meter)
+                pending.append((len(chunk), writers.submit(self._apply_chunk, pool, chunk)))
+            while pending:
+                stats = _done(stats, pending.popleft(), meter)
         if finish and batch is not None:
             entity, batch_id, effective_date = batch
             stats.batch_puts += put_batch_item(self.client, self.table, entity, batch_id,
                                                effective_date, stats.to_dict(), self.backoff)
         return stats
 
-    def _apply_chunk(
-        self, pool: ThreadPoolExecutor, chunk: Sequence[EntityPlan], stats: SyncStats
-    ) -> list[str]:
-        """Write one chunk; returns the change kind of every plan that was not stale."""
+    def _apply_chunk(self, pool: ThreadPoolExecutor, chunk: Sequence[EntityPlan]) -> SyncStats:
+        """Write one chunk, phase after phase; returns its counts."""
+        stats = SyncStats(inserted=sum(1 for p in chunk if p.kind == INSERT),
+                          updated=sum(1 for p in chunk if p.kind == UPDATE),
+                          deleted=sum(1 for p in chunk if p.kind == DELETE))
         reads = list(pool.map(self._read_current, list(retry.chunked(chunk, retry.BATCH_GET_MAX))))
         state = {pk: item for part in reads for pk, item in part.items()}
         live = [p for p in chunk if not is_stale(p, state.get(p.pk))]
-        stats.conditional_skips += len(chunk) - len(live)
-        self._stale += len(chunk) - len(live)
+        stats.stale = len(chunk) - len(live)
+        stats.conditional_skips += stats.stale
         live, change_writes, kinds = self._settle_changes(pool, live, state)
+        stats.reactivated = kinds.count(REACTIVATED)
 
         # 1. history puts
         with_history = [p for p in live if p.history is not None]
@@ -288,7 +303,7 @@ class Applier:
         # 4. token deletes, only where this batch's V#CURRENT stands
         deletes = [{"DeleteRequest": {"Key": k}} for p in committed for k in p.token_deletes]
         stats.token_deletes += self.write_batches(pool, deletes)
-        return kinds
+        return stats
 
     def _settle_changes(
         self, pool: ThreadPoolExecutor, live: list[EntityPlan], state: dict[str, dict]
