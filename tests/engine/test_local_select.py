@@ -28,6 +28,30 @@ def test_select_with_cte(athena: Runner) -> None:
     assert athena("WITH a AS (SELECT 2 AS x) SELECT x * 3 FROM a").scalar() == 6
 
 
+def test_ctes_named_once_are_inlined_and_the_result_is_the_same() -> None:
+    """Athena inlines every WITH query; locally a CTE named once is NOT MATERIALIZED (DuckDB
+    would otherwise hold its rows in memory a second time), one named twice is left to DuckDB,
+    and the rows are those of the statement as written."""
+    import sqlglot
+    from sqlglot import exp
+
+    from ppstack.engine.local import _inline_single_use_ctes
+
+    sql = ("WITH once AS (SELECT x FROM UNNEST(sequence(1, 6)) AS u(x)), "
+           "twice AS (SELECT x, x % 2 = 0 AS even FROM once), "
+           "unused AS (SELECT 1 AS y) "
+           "SELECT x FROM twice WHERE even UNION ALL SELECT -x FROM twice WHERE NOT even")
+    tree = sqlglot.parse_one(sql, read="athena")
+    _inline_single_use_ctes(tree)
+    flags = {c.alias: c.args.get("materialized") for c in tree.find_all(exp.CTE)}
+    assert flags == {"once": False, "twice": None, "unused": False}
+    assert "once AS NOT MATERIALIZED" in tree.sql("duckdb")
+    import duckdb
+
+    rows = sorted(r[0] for r in duckdb.sql(tree.sql("duckdb")).fetchall())
+    assert rows == [-5, -3, -1, 2, 4, 6]
+
+
 @pytest.mark.parametrize(("expr", "expected"), [
     ("lower(to_hex(md5(to_utf8('abc'))))", "900150983cd24fb0d6963f7d28e17f72"),
     # the UTF-8 bytes are hashed: hashlib.md5("Abelló".encode()).hexdigest()

@@ -232,6 +232,7 @@ class LocalEngine:
         for cls, node_fix in self.NODE_FIXES.items():
             for found in list(tree.find_all(cls)):
                 found.replace(node_fix(found))
+        _inline_single_use_ctes(tree)
         return tree.sql(dialect="duckdb")
 
     def _rows(self, sql: str) -> Result:
@@ -636,6 +637,28 @@ def _flag_row_changes(tree: exp.Expr, columns: list[str]) -> None:
             then.append("expressions", flag.copy())
         elif isinstance(then, exp.Insert) and then.this is None:
             then.set("this", exp.Tuple(expressions=[exp.column(c) for c in columns]))
+
+
+def _inline_single_use_ctes(tree: exp.Expr) -> None:
+    """Mark every CTE that the statement names at most once ``NOT MATERIALIZED``.
+
+    Athena (Trino) inlines every WITH query. DuckDB may materialise one instead, and it does so
+    for a CTE named once whose reader is itself read twice (the staging CTAS's "flagged", under
+    the two branches of "ranked"): the whole cleaned batch is then held in memory a second time
+    (about 90 MB of the daily batch's peak) for no saving, since the rows are read once either
+    way. A CTE named two or more times is left to DuckDB, which materialises it when that saves
+    work (the staging CTAS's "keyed": the join and the NDC regexes, read by two CTEs). Inlining
+    a CTE that is named once cannot change a result: its rows feed one reader either way.
+    """
+    for with_ in list(tree.find_all(exp.With)):
+        owner = with_.parent if with_.parent is not None else with_
+        uses: dict[str, int] = {}
+        for table in owner.find_all(exp.Table):
+            if not table.db:
+                uses[table.name.lower()] = uses.get(table.name.lower(), 0) + 1
+        for cte in with_.expressions:
+            if isinstance(cte, exp.CTE) and uses.get(cte.alias.lower(), 0) <= 1:
+                cte.set("materialized", False)
 
 
 def _rebind(table: exp.Table, relation: str, alias: str | None) -> None:
