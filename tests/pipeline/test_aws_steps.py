@@ -391,10 +391,12 @@ def test_prepare_renders_athena_sql_with_s3_tables_refs(offline_settings: Settin
     assert f"INSERT INTO {conformed} (" in insert.sql
     assert close.context == insert.context == QueryContext("AwsDataCatalog", "staging")
     assert all(f"'{batch}'" in s.sql for s in (close, insert))
-    # the Lambda itself only read: the spec check's columns of conformed and staging, then the
+    # the Lambda itself only read: the spec check's columns of conformed and staging (pinned to
+    # a batch id no batch has: the injected projection refuses a query without one), then the
     # effective-date guard; the conformed table by its S3 Tables name
     assert [sql.splitlines()[0] for sql in client.sql[:2]] == [
-        f"SELECT * FROM {conformed} LIMIT 0", "SELECT * FROM staging.drug_batch LIMIT 0"]
+        f"SELECT * FROM {conformed} LIMIT 0",
+        "SELECT * FROM staging.drug_batch WHERE ingestion_batch_id = 'none' LIMIT 0"]
     assert len(client.sql) == 3 and conformed in client.sql[2]
     assert "guard_effective_date" in client.sql[2]
 

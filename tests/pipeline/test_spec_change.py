@@ -121,3 +121,32 @@ def test_replay_rebuilds_history_as_if_the_field_had_always_existed(
     assert current["pharm_classes"] == value
     assert all(v["pharm_classes"] is not None for v in versions)  # from the first day on
     assert run_batch(rt, WITH_CLASSES, "FDA_NDC", D3, allow_mass_delete=True).state == "synced"
+
+
+def test_staging_table_gains_the_new_field_with_a_pinned_probe(applied) -> None:
+    """The staging table's columns are read with its partition key pinned: Athena refuses any
+    query of an injected projection without a static equality on the key (and the refusal read
+    as "no staging table", so the table never gained the field), and an unpinned read locally
+    bound the files of every batch ever staged."""
+    from ppstack.pipeline.spec_check import evolve_staging
+
+    _scn, rt = applied
+    sent: list[str] = []
+    execute = rt.engine.execute
+
+    def recording(sql: str, context=None):  # type: ignore[no-untyped-def]
+        sent.append(sql)
+        return execute(sql, context)
+
+    rt.engine.execute = recording  # type: ignore[method-assign]
+    try:
+        assert evolve_staging(rt, WITH_CLASSES) == ["pharm_classes"]
+        assert evolve_staging(rt, WITH_CLASSES) == []
+    finally:
+        rt.engine.execute = execute  # type: ignore[method-assign]
+    probes = [s for s in sent if s.startswith("SELECT") and "staging.drug_batch" in s]
+    assert len(probes) == 2
+    assert all("WHERE ingestion_batch_id = 'none'" in s for s in probes)
+    columns = rt.engine.execute("SELECT * FROM staging.drug_batch "
+                                "WHERE ingestion_batch_id = 'none' LIMIT 0").columns
+    assert "pharm_classes" in columns

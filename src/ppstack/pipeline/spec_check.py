@@ -24,7 +24,7 @@ from ppstack.backends import Runtime
 from ppstack.entities.spec import EntitySpec, conformed_columns, staging_columns
 from ppstack.errors import EngineError, Refused
 from ppstack.layout import CONFORMED_NS, STAGING_NS
-from ppstack.sql import render
+from ppstack.sql import literal, render
 from ppstack.sql.params import BATCH_PARTITION, ddl_columns
 
 FINGERPRINT_PROPERTY = "ppstack.fingerprint-fields"
@@ -91,9 +91,16 @@ def refusal(spec: EntitySpec, change: SpecChange, source: str, ingest_date: str)
     )
 
 
-def missing_columns(rt: Runtime, table_ref: str, wanted: tuple) -> tuple:
-    """The columns of ``wanted`` the table does not have (read from a zero-row SELECT)."""
-    have = set(rt.engine.execute(f"SELECT * FROM {table_ref} LIMIT 0").columns)
+# A batch id no batch has (ids are run timestamps): the staging table's injected partition
+# projection needs a static equality on it in every query, even one that reads no rows.
+NO_BATCH = "none"
+
+
+def missing_columns(rt: Runtime, table_ref: str, wanted: tuple, where: str = "") -> tuple:
+    """The columns of ``wanted`` the table does not have (read from a zero-row SELECT;
+    ``where``: the condition a partition projection needs)."""
+    sql = " ".join(part for part in ("SELECT * FROM", table_ref, where, "LIMIT 0") if part)
+    have = set(rt.engine.execute(sql).columns)
     return tuple(c for c in wanted if c.name not in have)
 
 
@@ -115,8 +122,12 @@ def evolve_staging(rt: Runtime, spec: EntitySpec) -> list[str]:
     exist yet: the first stage step creates it with every column."""
     ref = rt.engine.table_ref(STAGING_NS, spec.staging_table)
     wanted = tuple(c for c in staging_columns(spec) if c.name != BATCH_PARTITION)
+    # Pinned to a batch that does not exist: Athena refuses the table's injected projection
+    # without it (CONSTRAINT_VIOLATION, which read as "no table" here), and locally an unpinned
+    # read bound the files of every batch ever staged, a cost that grew with each day.
+    pinned = f"WHERE {BATCH_PARTITION} = {literal(NO_BATCH)}"
     try:
-        new = missing_columns(rt, ref, wanted)
+        new = missing_columns(rt, ref, wanted, pinned)
     except EngineError:
         return []
     add_columns(rt, STAGING_NS, spec.staging_table, new)
