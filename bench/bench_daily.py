@@ -25,25 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from prepared import next_day_home, on_copies, run_in_child
+from prepared import next_day_home_in_child, on_copies
 
 PPSTACK = Path(sys.executable).parent / "ppstack"
 
 
 def prepare(work: Path) -> tuple[Path, str]:
-    """A home with day 1 applied (up to ``inserted``) and day 2 archived; returns (home, day 2).
-
-    Prepared in a child process: a measured run is forked from this one, and Linux keeps a
-    process's peak RSS across exec, so a parent grown to ~900 MB by the preparation would be
-    reported as every run's peak."""
-    home, day2 = run_in_child(prepare_home, str(work))
-    return Path(home), day2
-
-
-def prepare_home(work: str) -> list[str]:
-    """``prepare``'s child: the home and day 2, as JSON."""
-    home, scenario = next_day_home(Path(work))
-    return [str(home), scenario.snapshots[1].date]
+    """A home with day 1 applied (up to ``inserted``) and day 2 archived; returns (home, day 2)."""
+    return next_day_home_in_child(work)
 
 
 def run_once(home: Path, day2: str) -> tuple[float, float, float, str]:

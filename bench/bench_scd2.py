@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prepared import next_day_home, on_copies, run_in_child
+from prepared import next_day_home_in_child, on_copies, run_in_child
 
 
 def prepare(work: Path) -> tuple[Path, str]:
@@ -33,7 +33,7 @@ def prepare(work: Path) -> tuple[Path, str]:
     from ppstack.pipeline.ledger import Ledger
     from ppstack.settings import load_settings
 
-    home, _scenario = next_day_home(work, stage_day2=True)
+    home, _day2 = next_day_home_in_child(work, stage_day2=True)
     with Runtime(load_settings(backend="local", home=str(home))) as rt:
         return home, Ledger(rt.store).latest(DRUG.name).batch_id
 

@@ -61,6 +61,20 @@ def next_day_home(work: Path, *, stage_day2: bool = False) -> tuple[Path, Any]:
     return home, scenario
 
 
+def next_day_home_in_child(work: Path, *, stage_day2: bool = False) -> tuple[Path, str]:
+    """``next_day_home`` in a fresh process; returns (home, day 2). Benches measure runs
+    forked from their own process, and Linux keeps a process's peak RSS across exec, so a bench
+    grown to ~900 MB by preparing in-process would report that as every measured run's peak."""
+    home, day2 = run_in_child(_next_day_home, str(work), "stage" if stage_day2 else "")
+    return Path(home), day2
+
+
+def _next_day_home(work: str, stage_day2: str) -> list[str]:
+    """The child of ``next_day_home_in_child``: the home and day 2, as JSON."""
+    home, scenario = next_day_home(Path(work), stage_day2=bool(stage_day2))
+    return [str(home), scenario.snapshots[1].date]
+
+
 def on_copies(home: Path, work: Path, runs: int,
               measure: Callable[[Path], Any]) -> Iterator[Any]:
     """``measure`` each of ``runs`` fresh copies of ``home`` (removed after), yielding results."""
