@@ -119,9 +119,6 @@ class SnapshotInfo:
                 "operation": self.operation, "summary": self.summary}
 
 
-ROW_GROUP_LIMIT = "write.parquet.row-group-limit"  # pyiceberg's writer property (rows)
-
-
 class IcebergStore:
     """The catalog (opened once per engine) and the reads and writes of its tables."""
 
@@ -149,6 +146,7 @@ class IcebergStore:
                partitioned_by: list[exp.Expression], properties: dict[str, str],
                if_not_exists: bool) -> None:
         from pyiceberg.exceptions import TableAlreadyExistsError
+        from pyiceberg.table import TableProperties
 
         if self.exists(namespace, name):  # first: every batch re-runs its IF NOT EXISTS DDL
             if if_not_exists:
@@ -159,7 +157,7 @@ class IcebergStore:
         # a million), so DuckDB reads a full-table file, such as the first load's 180,000 rows,
         # on every core: the MERGE's copy of the rows it may close takes half the time. A
         # setting of the local writer only; on AWS, Athena sizes its own files.
-        properties = {ROW_GROUP_LIMIT: "32768", **properties}
+        properties = {TableProperties.PARQUET_ROW_GROUP_LIMIT: "32768", **properties}
         schema = build_schema(columns)
         spec = build_partition_spec(schema, partitioned_by)
         try:

@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import threading
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
@@ -652,12 +653,9 @@ def _inline_single_use_ctes(tree: exp.Expr) -> None:
     """
     for with_ in list(tree.find_all(exp.With)):
         owner = with_.parent if with_.parent is not None else with_
-        uses: dict[str, int] = {}
-        for table in owner.find_all(exp.Table):
-            if not table.db:
-                uses[table.name.lower()] = uses.get(table.name.lower(), 0) + 1
+        uses = Counter(t.name.lower() for t in owner.find_all(exp.Table) if not t.db)
         for cte in with_.expressions:
-            if isinstance(cte, exp.CTE) and uses.get(cte.alias.lower(), 0) <= 1:
+            if isinstance(cte, exp.CTE) and uses[cte.alias.lower()] <= 1:
                 cte.set("materialized", False)
 
 
