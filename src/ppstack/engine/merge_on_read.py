@@ -60,7 +60,7 @@ class Scan:
 
     DuckDB's Parquet reader maps columns by Iceberg field id (so renamed or added columns read
     as Iceberg says) and reads only the columns a query uses, in parallel, without a copy in
-    Python; the position deletes are an anti-join on (file, row number).
+    Python; the position deletes are a NOT IN on (file, row number).
     """
 
     files: tuple[Any, ...]  # pyiceberg DataFile, indexed by FILE
@@ -104,14 +104,19 @@ class Scan:
                f"schema = MAP {{{mapping}}}, file_row_number = true) AS d")
         if self.deletes:
             # A position delete names its data file by location: the small delete side is
-            # mapped to file indexes, and the anti-join compares two integers per row.
+            # mapped to file indexes, and the test compares two integers per row. NOT IN, not
+            # ANTI JOIN: DuckDB estimates a read_parquet with an explicit schema at one row, so
+            # it built an anti-join's hash table from the data side (every column of every
+            # row), which cost a MERGE 0.3-0.4 s more after four days of daily files. NOT IN
+            # plans as a mark join whose hash table is the deletes. It never meets a NULL: the
+            # inner join keeps only mapped files, and pos is required.
             listing = ", ".join(f"({i}, {literal(f.file_path)})"
                                 for i, f in enumerate(self.files))
             dels = ", ".join(literal(_local(p)) for p in self.deletes)
-            sql += (" ANTI JOIN (SELECT CAST(f.i AS UBIGINT) AS i, x.pos "
+            sql += (" WHERE (d.file_index, d.file_row_number) NOT IN ("
+                    "SELECT (CAST(f.i AS UBIGINT), x.pos) "
                     f"FROM read_parquet([{dels}]) AS x JOIN (VALUES {listing}) "
-                    "AS f(i, file_path) ON f.file_path = x.file_path) "
-                    "AS x ON x.i = d.file_index AND x.pos = d.file_row_number")
+                    "AS f(i, file_path) ON f.file_path = x.file_path)")
         return sql
 
 
