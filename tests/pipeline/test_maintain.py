@@ -10,6 +10,7 @@ from pipeline_support import prepared_steps, snapshot_ids, table_rows
 from ppstack.backends import Runtime
 from ppstack.cli.main import cli
 from ppstack.engine.maintenance import file_counts
+from ppstack.engine.merge_on_read import Scan
 from ppstack.entities import DRUG
 from ppstack.errors import EngineError
 from ppstack.pipeline.maintain import maintain_entity
@@ -65,6 +66,20 @@ def test_maintain_compacts_and_expires_without_changing_what_is_read(history: Ru
             fresh.engine.execute(timetravel.as_of(TABLE, snapshot=before[0]))
     finally:
         fresh.close()
+
+
+def test_compaction_writes_open_versions_before_closed_ones(history: Runtime) -> None:
+    """Closed versions follow the open ones in the compacted file, so a row group holds one
+    kind only (bar the one at the border) and a read of current rows skips the history's."""
+    import pyarrow.parquet as pq
+
+    maintain_entity(history, DRUG, max_age_hours=0, min_keep=1)
+    ice = history.engine.iceberg.load("conformed", "drug")  # type: ignore[attr-defined]
+    (data_file,) = Scan.of(ice, ice.current_snapshot().snapshot_id).files
+    flags = pq.read_table(ice.io.new_input(data_file.file_path).open(),
+                          columns=["is_current"]).column(0).to_pylist()
+    assert True in flags and False in flags  # the history has both kinds
+    assert flags == sorted(flags, reverse=True)  # all open versions, then all closed ones
 
 
 def test_maintain_within_the_default_retention_expires_nothing_and_is_repeatable(
