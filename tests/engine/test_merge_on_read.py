@@ -102,3 +102,38 @@ def test_a_commit_on_a_table_changed_meanwhile_fails_and_changes_nothing(
                            first.drop_columns([FILE, POS]))
     assert pyiceberg_rows(engine) == [("a", 1, True), ("b", 2, True), ("c", 3, True),
                                       ("x", 100, True), ("y", 8, True), ("z", 9, True)]
+
+
+def test_reads_by_name_until_the_schema_changes_then_by_field_id(
+        athena: Runner, engine: LocalEngine) -> None:
+    """One schema: columns are read by name (DuckDB then estimates joins from the files' row
+    counts). After ADD COLUMNS: by field id, as Iceberg reads. Both give what pyiceberg gives,
+    in every type the conformed tables use."""
+    from ppstack.engine.merge_on_read import Scan
+
+    athena("CREATE TABLE conformed.typed (k string, d date, ts timestamp, b boolean, "
+           "n decimal(9,2), i bigint, f double) TBLPROPERTIES ('table_type'='ICEBERG')")
+    athena("INSERT INTO conformed.typed VALUES ('a', DATE '2025-01-02', "
+           "TIMESTAMP '2025-01-02 03:04:05.123456', true, 12.34, 5, 0.5), "
+           "('b', NULL, NULL, false, -0.01, NULL, NULL)")
+    athena("UPDATE conformed.typed SET i = 6 WHERE k = 'a'")  # and a position delete
+
+    def both() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        ice = engine.iceberg_table("conformed", "typed")
+        data = ice.scan().to_arrow()
+        names = [f.name for f in ice.schema().fields]
+        theirs = sorted(zip(*(data.column(c).to_pylist() for c in names), strict=True))
+        ours = sorted(athena(f"SELECT {', '.join(names)} FROM conformed.typed").rows)
+        return ours, theirs
+
+    def by_name() -> bool:
+        ice = engine.iceberg_table("conformed", "typed")
+        return Scan.of(ice, ice.current_snapshot().snapshot_id).by_name
+
+    assert by_name()
+    ours, theirs = both()
+    assert ours == theirs and len(ours) == 2 and ours[0][5] == 6
+    athena("ALTER TABLE conformed.typed ADD COLUMNS (extra string)")
+    assert not by_name()
+    ours, theirs = both()
+    assert ours == theirs and [r[-1] for r in ours] == [None, None]

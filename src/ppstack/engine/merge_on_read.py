@@ -17,6 +17,7 @@ does.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ POS = "__pos"  # the row's position in that file (0-based, as position deletes c
 # Reserved field ids of the position delete file schema (Iceberg spec, "Reserved Field IDs").
 _FILE_PATH_ID = 2147483546
 _POS_ID = 2147483545
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Iceberg primitive type (as pyiceberg prints it) -> DuckDB type; decimal(p, s) is handled apart.
 _DUCKDB_TYPES = {
@@ -58,14 +61,16 @@ class Scan:
     """One snapshot of an Iceberg table as DuckDB reads it: its data files, the position
     delete files that apply to them, and the snapshot's schema.
 
-    DuckDB's Parquet reader maps columns by Iceberg field id (so renamed or added columns read
-    as Iceberg says) and reads only the columns a query uses, in parallel, without a copy in
-    Python; the position deletes are a NOT IN on (file, row number).
+    DuckDB's Parquet reader maps columns by name while the table has had one schema, and by
+    Iceberg field id after a schema change (so renamed or added columns read as Iceberg says);
+    it reads only the columns a query uses, in parallel, without a copy in Python; the
+    position deletes are a NOT IN on (file, row number).
     """
 
     files: tuple[Any, ...]  # pyiceberg DataFile, indexed by FILE
     deletes: tuple[str, ...]  # paths of the position delete files
     schema: Any  # pyiceberg Schema of the snapshot
+    by_name: bool = False  # every data file names its columns as ``schema`` does (see ``of``)
 
     @classmethod
     def of(cls, table: Any, snapshot_id: int | None, schema: Any = None) -> Scan:
@@ -76,8 +81,12 @@ class Scan:
         scan = table.scan(snapshot_id=snapshot_id)
         tasks = list(scan.plan_files())
         deletes = sorted({d.file_path for task in tasks for d in task.delete_files})
-        return cls(tuple(task.file for task in tasks), tuple(deletes),
-                   schema or scan.projection())
+        schema = schema or scan.projection()
+        # A table that never changed its schema has files whose column names are the schema's
+        # (pyiceberg writes Iceberg names, sanitising only names that are not identifiers).
+        by_name = (len(table.metadata.schemas) == 1
+                   and all(_PLAIN_NAME.fullmatch(f.name) for f in schema.fields))
+        return cls(tuple(task.file for task in tasks), tuple(deletes), schema, by_name)
 
     def sql(self, positions: bool = False) -> str:
         """A DuckDB SELECT of the live rows in the schema's columns (and FILE, POS when
@@ -89,10 +98,23 @@ class Scan:
             if positions:
                 cols += [f"CAST(NULL AS INTEGER) AS {FILE}", f"CAST(NULL AS BIGINT) AS {POS}"]
             return f"SELECT {', '.join(cols)} WHERE false"
-        mapping = ", ".join(
-            f"{f.field_id}: {{name: {literal(f.name)}, type: {literal(duckdb_type(f.field_type))}, "
-            "default_value: NULL}" for f in fields)
-        selected = ", ".join(f"d.{_ident(f.name)}" for f in fields)
+        if self.by_name:
+            # Read by name, each column cast to its Iceberg type (a no-op where the file's type
+            # is already that): DuckDB then estimates the scan from the files' row counts. With
+            # an explicit schema it estimates ONE row and plans joins as if the table were tiny,
+            # building hash tables from every column of every row.
+            options = ""
+            selected = ", ".join(f"CAST(d.{_ident(f.name)} AS {duckdb_type(f.field_type)}) "
+                                 f"AS {_ident(f.name)}" for f in fields)
+        else:
+            # After a schema change, columns are matched by Iceberg field id, as Iceberg reads
+            # them: renamed columns keep their data, added ones read NULL in older files.
+            mapping = ", ".join(
+                f"{f.field_id}: {{name: {literal(f.name)}, "
+                f"type: {literal(duckdb_type(f.field_type))}, default_value: NULL}}"
+                for f in fields)
+            options = f"schema = MAP {{{mapping}}}, "
+            selected = ", ".join(f"d.{_ident(f.name)}" for f in fields)
         # file_index and file_row_number are DuckDB's virtual columns of read_parquet: the
         # file's index in the list (= FILE) and the row's position in it (= POS). Integers: a
         # join on file names cost a daily batch's MERGE a third of its time once a week of
@@ -101,7 +123,7 @@ class Scan:
                  if positions else "")
         files = ", ".join(literal(_local(f.file_path)) for f in self.files)
         sql = (f"SELECT {selected}{extra} FROM read_parquet([{files}], "
-               f"schema = MAP {{{mapping}}}, file_row_number = true) AS d")
+               f"{options}file_row_number = true) AS d")
         if self.deletes:
             # A position delete names its data file by location: the small delete side is
             # mapped to file indexes, and the test compares two integers per row. NOT IN, not
