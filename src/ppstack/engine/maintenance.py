@@ -23,7 +23,6 @@ MAX_SNAPSHOT_AGE_HOURS = 720  # = infra config snapshot_max_age_hours
 MIN_SNAPSHOTS_TO_KEEP = 30  # = infra config min_snapshots_to_keep
 # Compact when the current snapshot has delete files or more data files than this.
 MAX_DATA_FILES = 1
-CURRENT_FLAG = "is_current"  # the SCD2 column that tells open versions from closed ones
 
 
 @dataclass
@@ -50,9 +49,10 @@ def file_counts(table: Any) -> tuple[int, int]:
     return len(tasks), len({d.file_path for t in tasks for d in t.delete_files})
 
 
-def compact(table: Any) -> bool:
+def compact(table: Any, current_flag: str | None = None) -> bool:
     """Rewrite the live rows into new data files without deletes, as ONE snapshot
-    (only when there are delete files or more than MAX_DATA_FILES data files)."""
+    (only when there are delete files or more than MAX_DATA_FILES data files); rows whose
+    boolean ``current_flag`` is true first (``current_first``)."""
     from pyiceberg.io.pyarrow import _dataframe_to_data_files
     from pyiceberg.manifest import ManifestContent
     from pyiceberg.table.snapshots import Operation
@@ -62,7 +62,9 @@ def compact(table: Any) -> bool:
     if deletes == 0 and data <= MAX_DATA_FILES:
         return False
     tasks = list(table.scan().plan_files())
-    rows = current_first(table.scan().to_arrow())  # pyiceberg applies the position deletes
+    rows = table.scan().to_arrow()  # pyiceberg applies the position deletes
+    if current_flag is not None:
+        rows = current_first(rows, current_flag)
 
     class Rewrite(_OverwriteFiles):
         def _existing_manifests(self) -> list[Any]:
@@ -85,18 +87,16 @@ def compact(table: Any) -> bool:
     return True
 
 
-def current_first(rows: Any) -> Any:
-    """The rows of an SCD2 table with its open versions first (a stable sort on
-    ``CURRENT_FLAG``, so rows keep their order within each group).
+def current_first(rows: Any, current_flag: str) -> Any:
+    """The rows of an SCD2 table with its open versions first (a stable sort on the boolean
+    ``current_flag``, so rows keep their order within each group).
 
     Every batch reads only the open versions (``WHERE is_current``), while closed ones pile up
     with each day of history. Written apart, they land in row groups of their own whose
-    statistics say ``is_current`` is false throughout, and readers skip them unread: a batch
-    then costs what the current rows cost, not what the history costs.
+    statistics say the flag is false throughout, and readers skip them unread: a batch then
+    costs what the current rows cost, not what the history costs.
     """
-    if CURRENT_FLAG not in rows.column_names:
-        return rows
-    return rows.sort_by([(CURRENT_FLAG, "descending")])
+    return rows.sort_by([(current_flag, "descending")])
 
 
 def expire(table: Any, max_age_hours: float, min_keep: int, now: datetime | None = None) -> int:
@@ -118,13 +118,15 @@ def expire(table: Any, max_age_hours: float, min_keep: int, now: datetime | None
 
 def maintain(store: Any, namespace: str, name: str, *,
              max_age_hours: float = MAX_SNAPSHOT_AGE_HOURS,
-             min_keep: int = MIN_SNAPSHOTS_TO_KEEP) -> MaintenanceReport:
-    """Compact, then expire, the Iceberg table ``namespace.name`` of an ``IcebergStore``."""
+             min_keep: int = MIN_SNAPSHOTS_TO_KEEP,
+             current_flag: str | None = None) -> MaintenanceReport:
+    """Compact, then expire, the Iceberg table ``namespace.name`` of an ``IcebergStore``
+    (``current_flag``: see ``compact``)."""
     table = store.load(namespace, name)
     report = MaintenanceReport(f"{namespace}.{name}")
     report.snapshots_before = len(table.snapshots())
     report.data_files_before, report.delete_files_before = file_counts(table)
-    report.compacted = compact(table)
+    report.compacted = compact(table, current_flag)
     table = store.load(namespace, name)
     report.snapshots_expired = expire(table, max_age_hours, min_keep)
     table = store.load(namespace, name)

@@ -17,7 +17,6 @@ does.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +30,6 @@ POS = "__pos"  # the row's position in that file (0-based, as position deletes c
 # Reserved field ids of the position delete file schema (Iceberg spec, "Reserved Field IDs").
 _FILE_PATH_ID = 2147483546
 _POS_ID = 2147483545
-
-_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Iceberg primitive type (as pyiceberg prints it) -> DuckDB type; decimal(p, s) is handled apart.
 _DUCKDB_TYPES = {
@@ -81,11 +78,13 @@ class Scan:
         scan = table.scan(snapshot_id=snapshot_id)
         tasks = list(scan.plan_files())
         deletes = sorted({d.file_path for task in tasks for d in task.delete_files})
+        from pyiceberg.schema import make_compatible_name
+
         schema = schema or scan.projection()
-        # A table that never changed its schema has files whose column names are the schema's
-        # (pyiceberg writes Iceberg names, sanitising only names that are not identifiers).
+        # A table that never changed its schema has files whose column names are the schema's:
+        # pyiceberg's writer renames only what make_compatible_name changes.
         by_name = (len(table.metadata.schemas) == 1
-                   and all(_PLAIN_NAME.fullmatch(f.name) for f in schema.fields))
+                   and all(make_compatible_name(f.name) == f.name for f in schema.fields))
         return cls(tuple(task.file for task in tasks), tuple(deletes), schema, by_name)
 
     def sql(self, positions: bool = False) -> str:
@@ -127,11 +126,11 @@ class Scan:
         if self.deletes:
             # A position delete names its data file by location: the small delete side is
             # mapped to file indexes, and the test compares two integers per row. NOT IN, not
-            # ANTI JOIN: DuckDB estimates a read_parquet with an explicit schema at one row, so
-            # it built an anti-join's hash table from the data side (every column of every
-            # row), which cost a MERGE 0.3-0.4 s more after four days of daily files. NOT IN
-            # plans as a mark join whose hash table is the deletes. It never meets a NULL: the
-            # inner join keeps only mapped files, and pos is required.
+            # ANTI JOIN: on the one-row estimate above DuckDB built an anti-join's hash table
+            # from the data side (a MERGE 0.3-0.4 s slower after four days of daily files);
+            # NOT IN plans as a mark join whose hash table is the deletes, however the data
+            # side is read. It never meets a NULL: the inner join keeps only mapped files, and
+            # pos is required.
             listing = ", ".join(f"({i}, {literal(f.file_path)})"
                                 for i, f in enumerate(self.files))
             dels = ", ".join(literal(_local(p)) for p in self.deletes)

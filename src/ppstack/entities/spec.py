@@ -133,11 +133,12 @@ LINEAGE_COLUMNS: tuple[Column, ...] = (
 )
 
 # SCD Type 2 columns of the conformed table (docs/data-rules.md#conformed-scd2).
+IS_CURRENT = Column("is_current", BOOLEAN, "true only for the open version")
 SCD2_COLUMNS: tuple[Column, ...] = (
     Column("active_from", DATE, "first day the version is in force (inclusive)"),
     Column("active_to", DATE,
            "first day it is no longer in force (exclusive); 9999-12-31 when open"),
-    Column("is_current", BOOLEAN, "true only for the open version"),
+    IS_CURRENT,
 )
 
 

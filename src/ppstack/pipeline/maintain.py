@@ -14,7 +14,7 @@ from ppstack.engine.maintenance import (
     MaintenanceReport,
 )
 from ppstack.entities import get_entity
-from ppstack.entities.spec import EntitySpec
+from ppstack.entities.spec import IS_CURRENT, EntitySpec
 from ppstack.errors import BadInput, Refused
 from ppstack.pipeline.lock import EntityLock
 
@@ -38,4 +38,5 @@ def maintain_entity(rt: Runtime, entity: EntitySpec | str, *,
         if not store.exists(namespace, name):
             raise BadInput(f"conformed.{name} does not exist yet: run a batch of {spec.name} "
                            "first")
-        return maintain(store, namespace, name, max_age_hours=max_age_hours, min_keep=min_keep)
+        return maintain(store, namespace, name, max_age_hours=max_age_hours, min_keep=min_keep,
+                        current_flag=IS_CURRENT.name)
