@@ -26,7 +26,8 @@ def key_of(row: Mapping[str, Any], eid: str, words: Iterable[tuple[Any, ...]],
     fields = {f.name: (f.tier, tokenize(row.get(f.name))) for f in spec.search}
     name = {t for tier, toks in fields.values() if tier == 0 for t in toks}
     completions, tiers, named = [], 0, set()
-    for token, prefix, scope in map(_as_word, words):
+    # A word repeated in q counts once (the OpenAPI description of q).
+    for token, prefix, scope in dict.fromkeys(map(_as_word, words)):
         pairs = [(t, tier) for fname, (tier, toks) in fields.items()
                  if scope in (None, fname) for t in toks
                  if t == token or (prefix and t.startswith(token))]

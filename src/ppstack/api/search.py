@@ -5,7 +5,8 @@ What a query means (docs/api.md#search and the OpenAPI description say the same)
 - ``q`` is split by the sync's tokenizer (``keys.query_words``); ``word*`` is a prefix match,
   other words are exact; ``field:word`` (a search field's name or alias, e.g. ``name:``,
   ``labeler:``) restricts the word to that field. An entity matches when every word matches a
-  token of one of its search fields (AND).
+  token of one of its search fields (AND). A repeated word (same token, prefix and field)
+  counts once.
 - When ``q`` as a whole is a key in any accepted form (an NDC for DRUG), the current entity with
   that key is a match too, ranked first.
 - Order (the *rank key*, smaller first), for each match:
