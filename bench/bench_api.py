@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from prepared import Timed
+
 from ppstack.api import config, handlers, local_server
 from ppstack.serving import dynalite
 from ppstack.serving.keys import tokenize
@@ -146,28 +148,6 @@ def run_http(base: str, paths: list[str], threads: int,
     return lat, time.perf_counter() - t0, errors
 
 
-class TimingClient:
-    """Wraps the boto3 client; adds the wall time of every call to ``spent``."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.spent = 0.0
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if not callable(attr):
-            return attr
-
-        def timed(*a: Any, **kw: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return attr(*a, **kw)
-            finally:
-                self.spent += time.perf_counter() - t0
-
-        return timed
-
-
 HANDLERS: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {
     "/drug/{ndc}": handlers.get_drug,
     "/drug/{ndc}/history": handlers.get_drug_history,
@@ -175,7 +155,7 @@ HANDLERS: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {
 }
 
 
-def handler_overhead(paths: list[str], timing: TimingClient) -> list[float]:
+def handler_overhead(paths: list[str], timing: Timed) -> list[float]:
     """Milliseconds per call spent in the handler itself (total minus boto3 client calls)."""
     out = []
     for raw in paths:
@@ -222,7 +202,7 @@ def main() -> None:
             run_http(base, ps[:20], 1, 5)  # warm-up
             lat, _, err1 = run_http(base, ps, 1, args.budget)
             lat_n, elapsed_n, err_n = run_http(base, ps, args.threads, args.budget)
-            timing = TimingClient(config.get_client())
+            timing = Timed(config.get_client())
             cfg = config.get_config()
             config.configure(table=cfg.table, client=timing)
             try:

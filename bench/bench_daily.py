@@ -11,12 +11,19 @@ ledger, everything a user waits for before the DynamoDB sync.
 Prints one line: median wall time over the runs and the largest peak RSS of the measured
 processes. Target on the 2-core machine: <= 1.5 s and <= 600 MB (stretch 1.0 s).
 
-    .venv/bin/python bench/bench_daily.py [--runs 3]
+``--split`` adds a second line: where the time goes, from as many more runs, each in a fresh
+process with its DuckDB connection timed (every call, fetching included), and as many fresh
+processes that only import the libraries a local batch cannot do without (DuckDB, pyiceberg and
+pyarrow, its file IO and writer). Their sum is the floor of this SQL on these libraries: what a
+run would take if everything else (the CLI, ledger, translation, catalog and commits) were free.
+
+    .venv/bin/python bench/bench_daily.py [--runs 3] [--split] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import statistics
 import subprocess
@@ -24,8 +31,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from prepared import next_day_home_in_child, on_copies
+from prepared import Timed, next_day_home_in_child, on_copies, run_in_child
 
 PPSTACK = Path(sys.executable).parent / "ppstack"
 
@@ -53,11 +61,71 @@ def run_once(home: Path, day2: str) -> tuple[float, float, float, str]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
+# What any local batch must import: DuckDB runs the SQL; pyiceberg reads and commits the Iceberg
+# table, with pyarrow as its file IO and data-file writer.
+LIBRARIES = ("duckdb", "pyiceberg.catalog", "pyiceberg.table", "pyiceberg.io.pyarrow")
+
+
+def engine_share(home: str, day2: str) -> list[float]:
+    """Child of ``--split``: the run, in this fresh process, with the local engine's DuckDB
+    connection timed; returns [seconds from before the first ppstack import, seconds in DuckDB]."""
+    os.environ["PPSTACK_HOME"] = home
+    started = time.perf_counter()
+    import duckdb
+
+    from ppstack.engine import local
+
+    # execute() returns the connection, sql() a lazy relation: their fetches are DuckDB's work
+    lazy = (duckdb.DuckDBPyConnection, duckdb.DuckDBPyRelation)
+    timed: list[Timed] = []
+    init = local.LocalEngine.__init__
+
+    def timed_init(engine: Any, settings: Any) -> None:
+        init(engine, settings)
+        engine.con = Timed(engine.con, lambda out: isinstance(out, lazy))
+        timed.append(engine.con)
+
+    local.LocalEngine.__init__ = timed_init  # type: ignore[method-assign]
+    from ppstack.cli.main import main as ppstack_main
+
+    with open(os.devnull, "w") as quiet:
+        stdout, sys.stdout = sys.stdout, quiet  # the batch report; run_in_child reads stdout
+        try:
+            ppstack_main(["-q", "run", "DRUG", "FDA_NDC", "--date", day2, "--until", "inserted"])
+        except SystemExit as e:  # the CLI always exits; only a failure stops the bench
+            if e.code:
+                raise
+        finally:
+            sys.stdout = stdout
+    return [time.perf_counter() - started, sum(t.spent for t in timed)]
+
+
+def library_imports() -> float:
+    """Child of ``--split``: seconds to import ``LIBRARIES`` in this fresh process."""
+    started = time.perf_counter()
+    for name in LIBRARIES:
+        importlib.import_module(name)
+    return time.perf_counter() - started
+
+
+def split(home: Path, work: Path, day2: str, runs: int) -> str:
+    """The ``--split`` line (module doc)."""
+    shares = list(on_copies(home, work, runs,
+                            lambda copy: run_in_child(engine_share, str(copy), day2)))
+    walls, duck = statistics.median(s[0] for s in shares), statistics.median(s[1] for s in shares)
+    imports = statistics.median(run_in_child(library_imports) for _ in range(runs))
+    return (f"daily batch split ({runs} more runs): median {duck:.2f} s inside DuckDB of "
+            f"{walls:.2f} s in-process; importing {', '.join(LIBRARIES)} median {imports:.2f} s; "
+            f"floor of this SQL on these libraries {duck + imports:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="prepare the day-1 home in DIR once and reuse it on later runs")
+    parser.add_argument("--split", action="store_true",
+                        help="also measure the time inside DuckDB and the libraries' imports")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ppstack-bench-daily-",
                                      ignore_cleanup_errors=True) as scratch:
@@ -83,6 +151,8 @@ def main() -> None:
               f"fresh process): median {statistics.median(walls):.2f} s wall "
               f"({statistics.median(cpus):.2f} s CPU) over {len(walls)} runs, peak RSS "
               f"{max(peaks):.0f} MB; load average {os.getloadavg()[0]:.1f}; {counts}")
+        if args.split:
+            print(split(home, work, day2, args.runs))
 
 
 if __name__ == "__main__":

@@ -105,6 +105,33 @@ def _child(script: str, name: str, *args: str) -> None:
     print(json.dumps(result))
 
 
+class Timed:
+    """Wraps an object and adds the wall time of each of its method calls to ``spent`` (seconds).
+    What a call returns is wrapped into the same account when ``deep(result)`` holds: a DuckDB
+    result or relation, say, whose fetch is where the time goes."""
+
+    def __init__(self, target: Any, deep: Callable[[Any], bool] = lambda _result: False,
+                 account: Timed | None = None) -> None:
+        self._target, self._deep = target, deep
+        self._account = account or self
+        self.spent = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                out = attr(*args, **kwargs)
+            finally:
+                self._account.spent += time.perf_counter() - started
+            return Timed(out, self._deep, self._account) if self._deep(out) else out
+
+        return timed
+
+
 def free_port() -> int:
     """A TCP port nothing listens on now (for a private dynalite or API server)."""
     import socket
