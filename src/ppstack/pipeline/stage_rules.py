@@ -31,7 +31,8 @@ _PRODUCT_NDC = re.compile(r"^([0-9]{4,5})-([0-9]{3,4})$")
 def product_ndc9(product_ndc: str | None) -> str | None:
     """PRODUCTNDC (4-4, 5-3 or 5-4, hyphenated) as 9 digits, labeler 5 + product 4, or None.
 
-    The SQL trims with ``trim()``, which removes spaces; so does this.
+    The SQL trims with ``trim(BOTH ' ' FROM ...)``, which removes spaces on Athena and DuckDB
+    alike; so does this.
     """
     m = _PRODUCT_NDC.match((product_ndc or "").strip(" "))
     if not m:

@@ -15,15 +15,15 @@ dated AS (
     ndc_exclude_flag,
     -- 1 when the value is present but not a valid date (see stage_drug_fda_ndc.sql)
     CASE
-      WHEN trim(startmarketingdate) = '' THEN 0
-      WHEN regexp_like(trim(startmarketingdate), '^[0-9]{8}$')
-        AND try(date_parse(trim(startmarketingdate), '%Y%m%d')) IS NOT NULL THEN 0
+      WHEN trim(BOTH ' ' FROM startmarketingdate) = '' THEN 0
+      WHEN regexp_like(trim(BOTH ' ' FROM startmarketingdate), '^[0-9]{8}$')
+        AND try(date_parse(trim(BOTH ' ' FROM startmarketingdate), '%Y%m%d')) IS NOT NULL THEN 0
       ELSE 1
     END
     + CASE
-      WHEN trim(endmarketingdate) = '' THEN 0
-      WHEN regexp_like(trim(endmarketingdate), '^[0-9]{8}$')
-        AND try(date_parse(trim(endmarketingdate), '%Y%m%d')) IS NOT NULL THEN 0
+      WHEN trim(BOTH ' ' FROM endmarketingdate) = '' THEN 0
+      WHEN regexp_like(trim(BOTH ' ' FROM endmarketingdate), '^[0-9]{8}$')
+        AND try(date_parse(trim(BOTH ' ' FROM endmarketingdate), '%Y%m%d')) IS NOT NULL THEN 0
       ELSE 1
     END AS bad_dates
   FROM keyed

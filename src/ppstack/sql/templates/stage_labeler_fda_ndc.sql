@@ -34,8 +34,8 @@ accepted AS (
     nullif(CASE WHEN regexp_like(labelername, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
       THEN regexp_replace(regexp_replace(labelername, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
       ELSE labelername END, '') AS labeler_name,
-    CASE WHEN regexp_like(trim(startmarketingdate), '^[0-9]{8}$')
-      THEN CAST(try(date_parse(trim(startmarketingdate), '%Y%m%d')) AS date) END AS start_date
+    CASE WHEN regexp_like(trim(BOTH ' ' FROM startmarketingdate), '^[0-9]{8}$')
+      THEN CAST(try(date_parse(trim(BOTH ' ' FROM startmarketingdate), '%Y%m%d')) AS date) END AS start_date
   FROM classified
   WHERE reason_code = 'accepted'
 ),

@@ -13,8 +13,8 @@ SELECT
   count_if(reason_code = 'accepted') AS aggregated,
   count_if(
     ndc_exclude_flag = 'N'
-    AND trim(startmarketingdate) <> ''
-    AND NOT (regexp_like(trim(startmarketingdate), '^[0-9]{8}$')
-             AND try(date_parse(trim(startmarketingdate), '%Y%m%d')) IS NOT NULL)
+    AND trim(BOTH ' ' FROM startmarketingdate) <> ''
+    AND NOT (regexp_like(trim(BOTH ' ' FROM startmarketingdate), '^[0-9]{8}$')
+             AND try(date_parse(trim(BOTH ' ' FROM startmarketingdate), '%Y%m%d')) IS NOT NULL)
   ) AS invalid_dates
 FROM classified

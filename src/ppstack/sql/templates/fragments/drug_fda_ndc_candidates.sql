@@ -30,7 +30,10 @@ package AS (
 product AS (
   SELECT
     *,
-    trim(productndc) AS product_code
+    -- spaces only, on both engines: Trino's one-argument trim() strips any Java whitespace
+    -- (tab, newline, ...), DuckDB's only ' '; naming the character makes them agree (the
+    -- staging templates trim dates the same way)
+    trim(BOTH ' ' FROM productndc) AS product_code
   FROM {{raw_product_table}}
   WHERE ingest_date = {{ingest_date}}
 ),

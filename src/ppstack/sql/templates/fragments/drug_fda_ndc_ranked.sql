@@ -74,13 +74,14 @@ cleaned AS (
     {{> clean_text pharm_classes}} AS pharm_classes,
     -- Dates are YYYYMMDD; the shape check keeps date_parse from accepting other lengths, and
     -- try() turns an impossible day (20190231) into NULL instead of failing the batch.
-    -- stage_drug_fda_ndc_counts.sql counts the values that became NULL this way.
-    CASE WHEN regexp_like(trim(startmarketingdate), '^[0-9]{8}$')
-      THEN CAST(try(date_parse(trim(startmarketingdate), '%Y%m%d')) AS date) END AS marketing_start_date,
-    CASE WHEN regexp_like(trim(endmarketingdate), '^[0-9]{8}$')
-      THEN CAST(try(date_parse(trim(endmarketingdate), '%Y%m%d')) AS date) END AS marketing_end_date,
-    CASE WHEN regexp_like(trim(package_start_raw), '^[0-9]{8}$')
-      THEN CAST(try(date_parse(trim(package_start_raw), '%Y%m%d')) AS date) END AS package_start_date
+    -- stage_drug_fda_ndc_counts.sql counts the values that became NULL this way. Only spaces are
+    -- trimmed, on both engines (see product_code in drug_fda_ndc_candidates).
+    CASE WHEN regexp_like(trim(BOTH ' ' FROM startmarketingdate), '^[0-9]{8}$')
+      THEN CAST(try(date_parse(trim(BOTH ' ' FROM startmarketingdate), '%Y%m%d')) AS date) END AS marketing_start_date,
+    CASE WHEN regexp_like(trim(BOTH ' ' FROM endmarketingdate), '^[0-9]{8}$')
+      THEN CAST(try(date_parse(trim(BOTH ' ' FROM endmarketingdate), '%Y%m%d')) AS date) END AS marketing_end_date,
+    CASE WHEN regexp_like(trim(BOTH ' ' FROM package_start_raw), '^[0-9]{8}$')
+      THEN CAST(try(date_parse(trim(BOTH ' ' FROM package_start_raw), '%Y%m%d')) AS date) END AS package_start_date
   FROM paired
 ),
 -- '' -> NULL for every text field (after trimming), so '' and missing are one value.

@@ -5,7 +5,7 @@ product AS (
   SELECT
     productid,
     productndc,
-    trim(productndc) AS product_code,
+    trim(BOTH ' ' FROM productndc) AS product_code,
     labelername,
     startmarketingdate,
     ndc_exclude_flag,
