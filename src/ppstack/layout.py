@@ -17,6 +17,12 @@ RAW_NS = "raw"
 STAGING_NS = "staging"
 CONFORMED_NS = "conformed"
 
+# Rows per Parquet row group in every file the local backend writes (renditions, staging CTAS
+# output, Iceberg data files). DuckDB writes and reads a file in parallel by row group, so a
+# 180,000-row file in groups of 32,768 keeps both cores of a small machine busy where one or
+# two large groups would not. Athena sizes its own files on AWS.
+PARQUET_ROW_GROUP_ROWS = 32_768
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BATCH_ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z$")
 

@@ -10,6 +10,7 @@ from engine_sql import BATCH_1, BATCH_2, STAGING_DDL, Runner, parses_as_athena, 
 
 from ppstack.engine.local import LocalEngine
 from ppstack.errors import EngineError
+from ppstack.layout import PARQUET_ROW_GROUP_ROWS
 from ppstack.settings import Settings
 
 
@@ -141,6 +142,22 @@ def test_ctas_writes_parquet_and_registers_table(athena: Runner, bucket_dir: Pat
         ("a", date(2019, 4, 29), 1), ("b", date(2019, 4, 29), 2)]
     assert [r[:2] for r in athena("DESCRIBE staging.item_ctas").rows] == [
         ("id", "string"), ("d", "date"), ("n", "int")]
+
+
+def test_ctas_writes_row_groups_of_the_local_size(athena: Runner, bucket_dir: Path) -> None:
+    """Row groups of PARQUET_ROW_GROUP_ROWS, as renditions and Iceberg data files have, so
+    DuckDB writes and later reads a batch-sized file on every core (not in DuckDB's default
+    groups of 122,880 rows)."""
+    import pyarrow.parquet as pq
+
+    athena("CREATE DATABASE staging")
+    rows = 2 * PARQUET_ROW_GROUP_ROWS + 5
+    sql = CTAS.format(batch=BATCH_1, select=f"x AS n FROM UNNEST(sequence(1, {rows})) AS t(x)")
+    assert athena(sql).rowcount == rows
+    (written,) = (bucket_dir / "staging" / "ITEM" / BATCH_1).iterdir()
+    meta = pq.ParquetFile(written).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [
+        PARQUET_ROW_GROUP_ROWS, PARQUET_ROW_GROUP_ROWS, 5]
 
 
 def test_ctas_output_readable_through_projected_table(athena: Runner) -> None:

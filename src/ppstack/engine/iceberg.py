@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from ppstack.engine.merge_on_read import Scan
 from ppstack.errors import EngineError
+from ppstack.layout import PARQUET_ROW_GROUP_ROWS
 
 # Athena DDL type -> Iceberg primitive type name (built lazily: pyiceberg is a heavy import).
 _ICEBERG_TYPES = {
@@ -157,7 +158,8 @@ class IcebergStore:
         # a million), so DuckDB reads a full-table file, such as the first load's 180,000 rows,
         # on every core: the MERGE's copy of the rows it may close takes half the time. A
         # setting of the local writer only; on AWS, Athena sizes its own files.
-        properties = {TableProperties.PARQUET_ROW_GROUP_LIMIT: "32768", **properties}
+        properties = {TableProperties.PARQUET_ROW_GROUP_LIMIT: str(PARQUET_ROW_GROUP_ROWS),
+                      **properties}
         schema = build_schema(columns)
         spec = build_partition_spec(schema, partitioned_by)
         try:
