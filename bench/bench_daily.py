@@ -112,10 +112,10 @@ def split(home: Path, work: Path, day2: str, runs: int) -> str:
     """The ``--split`` line (module doc)."""
     shares = list(on_copies(home, work, runs,
                             lambda copy: run_in_child(engine_share, str(copy), day2)))
-    walls, duck = statistics.median(s[0] for s in shares), statistics.median(s[1] for s in shares)
+    wall, duck = statistics.median(s[0] for s in shares), statistics.median(s[1] for s in shares)
     imports = statistics.median(run_in_child(library_imports) for _ in range(runs))
     return (f"daily batch split ({runs} more runs): median {duck:.2f} s inside DuckDB of "
-            f"{walls:.2f} s in-process; importing {', '.join(LIBRARIES)} median {imports:.2f} s; "
+            f"{wall:.2f} s in-process; importing {', '.join(LIBRARIES)} median {imports:.2f} s; "
             f"floor of this SQL on these libraries {duck + imports:.2f} s")
 
 
