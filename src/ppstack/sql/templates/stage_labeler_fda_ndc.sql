@@ -20,7 +20,6 @@
 --   * one row per labeler_code by construction (GROUP BY), so there are no duplicates to drop.
 -- Fresh, empty external_location; the CTAS table is dropped afterwards.
 -- ref: https://docs.aws.amazon.com/athena/latest/ug/considerations-ctas.html
--- Whitespace class (= Python's str.strip()/str.split() whitespace), as in fragments/drug_fda_ndc_candidates.sql.
 {{> staging_ctas staging}}
 WITH
 {{> labeler_fda_ndc_candidates}},
@@ -31,9 +30,8 @@ accepted AS (
     product_code,
     _source_file,
     _source_row,
-    nullif(CASE WHEN regexp_like(labelername, '  |^ | $|[\x{0009}-\x{000D}\x{001C}-\x{001F}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]')
-      THEN regexp_replace(regexp_replace(labelername, '[\x{0009}-\x{000D}\x{001C}-\x{0020}\x{0085}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+', ' '), '^ | $', '')
-      ELSE labelername END, '') AS labeler_name,
+    -- DRUG's whitespace rule, written once in fragments/clean_text.sql
+    nullif({{> clean_text labelername}}, '') AS labeler_name,
     CASE WHEN regexp_like(trim(BOTH ' ' FROM startmarketingdate), '^[0-9]{8}$')
       THEN CAST(try(date_parse(trim(BOTH ' ' FROM startmarketingdate), '%Y%m%d')) AS date) END AS start_date
   FROM classified
