@@ -1,5 +1,5 @@
 """Where everything lives in the archive bucket (docs/data-rules.md#raw-archive, #staging and
-docs/operations.md#the-daily-run).
+docs/operations.md#the-daily-run), and how the local backend lays out the Parquet files there.
 
 One function per prefix, so no other module builds a key by hand.
 """
